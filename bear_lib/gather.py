@@ -297,7 +297,7 @@ def _get(sess, url, timeout, max_bytes, deadline, max_redirects) -> tuple:
             r.close()
             nxt = urljoin(url, r.headers['location'])
             if urlparse(nxt).scheme not in ('http', 'https'):
-                raise _Fail('error', f'refused a redirect to {nxt!r}', http=r.status_code)
+                raise _Fail('redirects', f'refused a redirect to {nxt!r}', http=r.status_code)
             url = nxt
         else: raise _Fail('redirects', f'more than {max_redirects} redirects (last to {url})', http=r.status_code)
         with r:
@@ -375,7 +375,7 @@ def _download_one(sess, url, folder, query, timeout, max_bytes, deadline, max_re
         scheme = urlparse(url).scheme
         if scheme == 'file': data,info = _read_file(url, max_bytes)
         elif scheme in ('http', 'https'): data,info = _get(sess, url, timeout, max_bytes, deadline, max_redirects)
-        else: raise _Fail('error', f'unsupported URL scheme {scheme!r}: expected http, https or file')
+        else: raise _Fail('bad_url', f'unsupported URL scheme {scheme!r}: expected http, https or file')
         row.update(info, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
         row.update(_keep(data, info, url, folder, min_side, max_side, seen, lock))
     except _Fail as e: row.update(e.info, status=e.status, error=e.error)
