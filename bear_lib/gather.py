@@ -15,8 +15,8 @@ from PIL import Image, ImageOps
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'class_folders', 'sample_bears', 'sha256', 'append_jsonl', 'read_jsonl', 'SearchError', 'ImageSource',
            'DDGSSource', 'URLFileSource', 'FolderSource', 'search_images', 'verify_image', 'unique_path', 'quarantine',
-           'verify_folder', 'download_images', 'find_duplicates', 'dedupe', 'duplicates_report', 'import_folder',
-           'gather']
+           'verify_folder', 'download_images', 'find_duplicates', 'dedupe', 'duplicates_report', 'show_duplicates',
+           'import_folder', 'gather']
 
 # %% ../nbs/00_gather.ipynb #c005
 IMAGE_EXTS = {'.jpg', '.jpeg', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff'}
@@ -235,15 +235,19 @@ def quarantine(fn, root, reason:str, log='quarantine.jsonl') -> Path:
 
 # %% ../nbs/00_gather.ipynb #c032
 def verify_folder(path, # a dataset: a folder of class folders
-                  min_side:int=32 # smaller images are quarantined too
+                  min_side:int=32, # smaller images are quarantined too
+                  manifest:str='manifest.jsonl' # where each move is recorded, with its reason, in `path`
                  ) -> L: # the quarantined files' new paths
     "Decode every image under the class folders of `path`; move the broken ones to `_quarantine`"
     path = Path(path)
     fns = L(f for d in class_folders(path) for f in sorted(d.iterdir()) if f.is_file())
     bad = L()
     for fn in progress_bar(fns, leave=False):
-        reason = verify_image(fn, min_side)
-        if reason: bad.append(quarantine(fn, path, reason))
+        status,reason,_ = _open_checked(fn, min_side) if fn.stat().st_size else ('not_image', 'not an image: empty file (0 bytes)', None)
+        if reason:
+            q = quarantine(fn, path, reason)
+            append_jsonl(path/manifest, [dict(url=None, label=fn.parent.name, path=str(q), src=str(fn), status=status, error=reason, time=time.time())])
+            bad.append(q)
     return bad
 
 # %% ../nbs/00_gather.ipynb #c035
@@ -497,7 +501,26 @@ def duplicates_report(groups, # as `find_duplicates` returns them
                      ', '.join(f'{f.parent.name}/{f.name}' for f in g['files'][1:]))
     return '\n'.join(lines)
 
-# %% ../nbs/00_gather.ipynb #c053
+# %% ../nbs/00_gather.ipynb #c049
+def show_duplicates(groups, # as `find_duplicates` or `dedupe` return them
+                    max_groups:int=8, # show at most this many groups
+                    size:float=2.0): # inches per thumbnail
+    "Plot each group of duplicates in a row, the image kept first; label noise is titled in red"
+    import matplotlib.pyplot as plt
+    groups = list(groups)[:max_groups]
+    if not groups: return None
+    ncol = max(len(g['files']) for g in groups)
+    fig,axs = plt.subplots(len(groups), ncol, figsize=(size*ncol, size*len(groups)), squeeze=False)
+    for ax in axs.flat: ax.axis('off')
+    for row,g in zip(axs, groups):
+        for i,(ax,f) in enumerate(zip(row, g['files'])):
+            with Image.open(f) as im: ax.imshow(im.convert('RGB'))
+            ax.set_title(f"{'keep ' if i == 0 and not g['cross_class'] else ''}{f.parent.name}/{f.name[:18]}", fontsize=8,
+                         color='red' if g['cross_class'] else 'black')
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/00_gather.ipynb #c055
 def import_folder(src, # a folder of class folders
                   dest, # the dataset folder to copy into
                   n_per_class:int|None=None, # copy only the first `n` images of each class (sorted by name)
@@ -525,7 +548,7 @@ def import_folder(src, # a folder of class folders
     append_jsonl(dest/manifest, rows.filter(lambda r: r['status'] != 'skipped'))
     return rows
 
-# %% ../nbs/00_gather.ipynb #c056
+# %% ../nbs/00_gather.ipynb #c058
 def _label(term): return re.sub(r'[^\w-]+', '_', term.lower().replace(' bear', '').strip()).strip('_') or 'images'
 
 def gather(terms, # search terms, e.g. ['grizzly bear', 'black bear', 'teddy bear']
