@@ -13,26 +13,53 @@ from fastcore.script import call_parse, Param, store_true
 __all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'bear_app']
 
 # %% ../nbs/06_cli.ipynb #c004
+from functools import wraps
+from fastcore.script import anno_parser
+
+def _dashed(f):
+    "Let a command line spell options with dashes (`--from-folder`) as well as underscores (`--from_folder`)"
+    def fix(a):
+        if not a.startswith('--') or a == '--': return a
+        head,eq,tail = a.partition('=')
+        return '--' + head[2:].replace('-', '_') + eq + tail
+    @wraps(f)
+    def _g(*args, **kwargs):
+        if args or kwargs: return f(*args, **kwargs)
+        kw = vars(anno_parser(f).parse_args([fix(a) for a in sys.argv[1:]]))
+        kw.pop('pdb', None); kw.pop('xtra', None)
+        return f(**kw)
+    return _g
+
+@_dashed
 @call_parse
 def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'teddy bear'", str, nargs='*'),
                 dest:str='bears', # Dataset folder to gather into
-                max:int=150, # Images per search term
+                max:int=150, # Images per search term (or per class, with --urls / --from-folder)
                 labels:Param("Class names for the terms (default: the terms without ' bear')", str, nargs='*')=None,
-                urls:str=None, # A text file of URLs to download (with --labels giving their one class)
-                from_folder:str=None, # Import a folder of class folders instead of searching
+                urls:str=None, # A text file of URLs: one per line (give --labels CLASS) or `label url` per line
+                from_folder:str=None, # A folder of class folders to gather from, through the same checks
+                max_side:int=400, # Shrink larger images to this many pixels on the longer side (0: keep the size)
+                workers:int=16, # Concurrent downloads
+                refresh:store_true=False, # Search again even if the results are cached in DEST/_search
+                dedupe:store_true=False, # Move exact and near duplicates to DEST/_quarantine (else only report them)
                ):
-    "Gather images into DEST/<label>/: by image search, from a file of URLs, or from a folder"
-    from bear_lib.gather import gather, download_images, import_folder, verify_folder, SearchError
-    if from_folder: rows = import_folder(from_folder, dest)
-    elif urls:
-        if not labels or len(labels) != 1: sys.exit("--urls needs one class name: --labels grizzly")
-        rows = download_images([l.strip() for l in Path(urls).read_text().splitlines() if l.strip()], Path(dest)/labels[0])
-    elif terms:
-        try: rows = gather(terms, dest, max_images=max, labels=labels)
-        except SearchError as e: sys.exit(str(e))
-    else: sys.exit("Give search terms, --urls FILE or --from-folder DIR")
+    "Gather images into DEST/<label>/: by image search, from a file of URLs, or from a folder; then report duplicates"
     from collections import Counter
-    print(f"{len(rows)} files: " + ', '.join(f'{k} {v}' for k,v in Counter(r['status'] for r in rows).items()) + f" -> {Path(dest).resolve()}")
+    from bear_lib.gather import gather, dedupe as _dedupe, SearchError, URLFileSource, FolderSource
+    try:
+        if from_folder and urls: sys.exit("Give either --urls or --from-folder, not both")
+        if from_folder or urls:
+            source = FolderSource(from_folder) if from_folder else URLFileSource(urls)
+            if not terms: terms = list(source.labels()) or (labels or [])[:1]
+            if not terms: sys.exit(f"{urls} has no labels: name its class with --labels grizzly (or write `label url` lines)")
+        elif terms: source = None
+        else: sys.exit("Give search terms, --urls FILE or --from-folder DIR")
+        rows = gather(terms, dest, max_images=max, labels=labels or (terms if source else None), source=source,
+                      refresh=refresh, n_workers=workers, max_side=max_side or None)
+    except (SearchError, FileNotFoundError, ValueError) as e: sys.exit(str(e))
+    print(f"{len(rows)} URLs: " + ', '.join(f'{k} {v}' for k,v in Counter(r['status'] for r in rows).most_common()) +
+          f" -> {Path(dest).resolve()} (manifest.jsonl says why for each)")
+    _dedupe(dest, dry_run=not dedupe)
 
 # %% ../nbs/06_cli.ipynb #c005
 @call_parse
