@@ -36,13 +36,13 @@ def train(path, # a dataset: a folder of class folders
     learn.bear_meta['train_seconds'] = round(time.time() - start, 1)
     return learn
 
-# %% ../nbs/02_train.ipynb #c008
+# %% ../nbs/02_train.ipynb #c012
 @patch
 def error_rate_valid(self:Learner) -> float:
     "The error rate on the validation set"
     return float(self.validate()[1])
 
-# %% ../nbs/02_train.ipynb #c012
+# %% ../nbs/02_train.ipynb #c016
 def save_plots(learn:Learner, # a trained learner
                dest, # folder for the PNGs
                k:int=9 # how many top losses to show
@@ -55,7 +55,7 @@ def save_plots(learn:Learner, # a trained learner
     interp.plot_top_losses(k=min(k, len(learn.dls.valid_ds)), nrows=3); plt.savefig(dest/'top_losses.png', bbox_inches='tight'); plt.close('all')
     return L(dest/'confusion_matrix.png', dest/'top_losses.png')
 
-# %% ../nbs/02_train.ipynb #c015
+# %% ../nbs/02_train.ipynb #c019
 def dataset_hash(fns, root) -> str:
     "sha256 over the sorted relative paths and contents of `fns`"
     h = hashlib.sha256()
@@ -69,7 +69,7 @@ def versions() -> dict:
     return dict(bear_lib=bear_lib.__version__, fastai=fastai.__version__, torch=torch.__version__,
                 torchvision=torchvision.__version__, pillow=PIL.__version__, python=platform.python_version())
 
-# %% ../nbs/02_train.ipynb #c016
+# %% ../nbs/02_train.ipynb #c020
 def export_model(learn:Learner, # a trained learner
                  fname='export.pkl', # where to save it; the sidecar goes to the same name with `.json`
                 ) -> Path: # the path of the sidecar

@@ -59,3 +59,17 @@ def upload(page, *files):
     "Choose `files` in the page's FileUpload (ipywidgets 8 has no <input type=file> to fill)"
     with page.expect_file_chooser() as fc: page.click('button.widget-upload')
     fc.value.set_files([str(f) for f in files])
+
+def run(*args, cwd=None, check=True):
+    "Run a console script of this venv; fail the test with its output if `check` and it fails"
+    r = subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd)
+    if check: assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+@pytest.fixture(scope='session')
+def trained(tmp_path_factory, bears):
+    "`bear_train` on all sample bears, with the defaults; returns the export's path"
+    out = tmp_path_factory.mktemp('model')/'export.pkl'
+    r = run('bear_train', '--images', bears, '--out', out)
+    print(r.stdout)
+    return out

@@ -2,20 +2,7 @@
 import csv, json, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import BIN
-
-def run(*args, cwd=None, check=True):
-    r = subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd)
-    if check: assert r.returncode == 0, r.stdout + r.stderr
-    return r
-
-@pytest.fixture(scope='session')
-def trained(tmp_path_factory, bears):
-    "`bear_train` on all sample bears, with the defaults; returns the export's path"
-    out = tmp_path_factory.mktemp('model')/'export.pkl'
-    r = run('bear_train', '--images', bears, '--out', out)
-    print(r.stdout)
-    return out
+from conftest import BIN, run
 
 def test_train_export(trained):
     card = json.loads(trained.with_suffix('.json').read_text())
@@ -24,6 +11,15 @@ def test_train_export(trained):
     assert card['error_rate'] <= 0.05, card['error_rate']
     assert card['arch'] == 'mobilenet_v2'
     for png in ['confusion_matrix.png', 'top_losses.png']: assert (trained.parent/png).stat().st_size > 1000
+
+def test_sidecar_matches_run(trained, bears):
+    "The sidecar describes this data and these libraries"
+    from bear_lib.train import dataset_hash, versions
+    from bear_lib.data import get_bear_files
+    card = json.loads(trained.with_suffix('.json').read_text())
+    assert card['dataset_sha256'] == dataset_hash(get_bear_files(bears), bears)
+    assert card['versions'] == versions()
+    assert card['size'] == 224 and card['seed'] == 42 and card['train_seconds'] > 0
 
 def test_predict_fresh_process(trained, bears, tmp_path):
     "A process that never trained anything loads the export and labels the photos right"

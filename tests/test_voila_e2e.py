@@ -1,16 +1,13 @@
 "The Voilà app in a real browser: upload a photo, click Classify, read the label."
-import re
 from conftest import upload
-from test_cli import trained  # the session's trained export
 
 def classify(page, *files):
     "Upload `files`, click Classify, return the label's text once it changes"
-    lbl = page.locator('.widget-label').filter(has_text=re.compile(r'Prediction|classify'))
-    before = lbl.all_inner_texts()
+    js = "[...document.querySelectorAll('.widget-label')].map(e => e.innerText).join('|')"
+    before = page.evaluate(js)
     upload(page, *files)
     page.click('button:has-text("Classify")')
-    page.wait_for_function("b => [...document.querySelectorAll('.widget-label')].map(e => e.innerText).join('|') != b",
-                           arg='|'.join(page.locator('.widget-label').all_inner_texts()), timeout=60_000)
+    page.wait_for_function(f"b => {js} != b", arg=before, timeout=60_000)
     return ' '.join(page.locator('.widget-label').all_inner_texts())
 
 def test_app_trained_model(serve_app, browser, trained, bears, tmp_path):
