@@ -50,3 +50,19 @@ def test_predict_bad_input(tmp_path):
 def test_train_bad_folder(tmp_path):
     r = run('bear_train', '--images', tmp_path/'nothing', '--out', tmp_path/'e.pkl', check=False)
     assert r.returncode != 0 and 'No dataset' in r.stderr
+
+def test_load_checks(trained, tmp_path):
+    "Loading warns when the libraries differ from the sidecar's, and refuses files that are not exports"
+    import shutil, pickle, warnings
+    from bear_lib.infer import load_model
+    shutil.copy(trained, tmp_path/'m.pkl')
+    card = json.loads(trained.with_suffix('.json').read_text())
+    card['versions']['torch'] = '1.6.0'
+    (tmp_path/'m.json').write_text(json.dumps(card))
+    with pytest.warns(UserWarning, match=r"other library versions.*torch.*1\.6\.0"): m = load_model(tmp_path/'m.pkl')
+    assert list(m.vocab) == ['black', 'grizzly', 'teddy']
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        load_model(trained)  # the untouched sidecar matches: no warning
+    (tmp_path/'d.pkl').write_bytes(pickle.dumps({'not': 'a learner'}))
+    with pytest.raises(ValueError, match='bear_train'): load_model(tmp_path/'d.pkl')
