@@ -160,6 +160,8 @@ class Cleaner(ImageClassifierCleaner):
         _fw.display = display  # fastai's `widget` uses IPython's builtin `display`, missing outside IPython (scripts, pytest)
         super().__init__(learn, **kwargs)
         self.iwis = tuple(L([Path(f).resolve(), t, float(l)] for f,t,l in o) for o in self.iwis)
+        self.dd_cats.description, self.dd_ds.description = 'Category', 'Split'
+        self.iw.widget.layout.flex_flow = 'row wrap'  # a grid: in Voilà the carousel's boxes grow a million pixels wide
         btns = []
         for desc,f in [('Preview', self.preview), ('Apply', self.apply), ('Undo last', self.undo), ('Undo all', partial(self.undo, 'all'))]:
             b = widgets.Button(description=desc); b.on_click(partial(self._click, f)); btns.append(b)
@@ -173,6 +175,7 @@ class Cleaner(ImageClassifierCleaner):
         super().on_change_ds(change)
         for fn,box in zip(self.iw.fns, self.iw.widget.children):
             fn, dd = Path(fn).resolve(), box.children[1]
+            box.layout.width = f'{self.iw.width + 8}px'
             dd.value = self.marks.get(fn, KEEP)
             dd.observe(partial(self._dd_changed, fn), 'value')
         self._show_count()
@@ -320,7 +323,7 @@ def clean_notebook(fname, # where to write the notebook
     path,model = Path(path).resolve(), Path(model).resolve()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(
-        f"# Clean `{path.name}`\nThe images the model finds hardest come first. Choose **<Delete>** or another class under an image, "
+        f"# Clean `{path.name}`\nThe images the model finds hardest come first. Choose `<Delete>` or another class under an image, "
         "look at other categories and splits (your marks stay), then **Preview** and **Apply**. Deleted files go to `_trash/`, "
         "every move is written to `clean.jsonl`, and **Undo** moves them back."),
         nbformat.v4.new_code_cell(f"from bear_lib.clean import clean_app\nclean_app({str(path)!r}, {str(model)!r})")]

@@ -3,9 +3,9 @@ import shutil
 from collections import Counter
 from pathlib import Path
 import pytest
-from bear_lib.gather import import_folder, sha256
+from bear_lib.gather import import_folder, sha256, read_jsonl
 from bear_lib.clean import (Cleaner, clean_app, cleaning_learner, apply_clean, undo_clean, losses_csv, apply_csv,
-                            read_jsonl, DELETE, KEEP, TRASH, LEDGER)
+                            DELETE, KEEP, TRASH, LEDGER)
 
 @pytest.fixture(scope='session')
 def tiny(tmp_path_factory, bears):

@@ -1,7 +1,8 @@
 "The cleaning page in Voilà, in a real browser: mark one image Delete and one for another class, Apply, find the files moved."
 import re
 from pathlib import Path
-from bear_lib.clean import read_jsonl, TRASH, LEDGER
+from bear_lib.gather import read_jsonl
+from bear_lib.clean import TRASH, LEDGER
 from test_clean import tiny, dataset, snapshot  # a tiny trained export and a fresh copy of its dataset
 
 def label_text(page, pattern, timeout=60_000):
@@ -15,12 +16,16 @@ def test_clean_page(serve_app, browser, tiny, dataset):
     n = {c: len(list((dataset/c).iterdir())) for c in ['black', 'grizzly', 'teddy']}
     url = serve_app('--clean', dataset, '--model', tiny[1])
     page = browser.new_page()
-    page.goto(url)
-    page.wait_for_selector('button:has-text("Apply")', timeout=120_000)
+    page.goto(url, timeout=180_000)  # Voilà runs the notebook (load the model, compute losses) before the page loads
+    page.wait_for_selector('button:has-text("Apply")', timeout=300_000)
     selects = page.locator('.widget-dropdown select')
     assert selects.nth(0).input_value() == 'black'       # the category
     assert selects.nth(1).input_value() == 'Train'       # the split
-    assert page.locator('.widget-output img').count() >= 2
+    page.wait_for_function("() => document.querySelectorAll('.widget-output img').length >= 2", timeout=30_000)
+    page.wait_for_timeout(2000)
+    shown = page.locator('.widget-output img').count()
+    # every thumbnail on screen (fastai's carousel boxes grow a million pixels wide in Voilà)
+    assert all(page.locator('.widget-output img').nth(i).bounding_box()['x'] < 1280 for i in range(shown))
     selects.nth(2).select_option('<Delete>')
     selects.nth(3).select_option('teddy')
     label_text(page, r'^2 marked: 1 to delete, 1 to relabel')
@@ -32,7 +37,11 @@ def test_clean_page(serve_app, browser, tiny, dataset):
     assert selects.nth(3).input_value() == 'teddy'
     page.click('button:has-text("Apply")')
     assert label_text(page, r'deleted') == '1 deleted (moved to _trash/); 1 relabelled (black → teddy: 1).'
+    # the page follows the moves: the two files are no longer shown under black
+    page.wait_for_function(f"() => document.querySelectorAll('.widget-output img').length == {shown - 2}", timeout=30_000)
     assert 'Traceback' not in page.content()
+    import os
+    if os.environ.get('CLEAN_SCREENSHOT'): page.screenshot(path=os.environ['CLEAN_SCREENSHOT'], full_page=True)
     page.close()
     rows = {r['action']: r for r in read_jsonl(dataset/LEDGER)}
     assert set(rows) == {'delete', 'relabel'}
