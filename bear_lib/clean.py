@@ -292,7 +292,7 @@ def error_on(learn:Learner, # a trained `Learner`
     dl = learn.dls.test_dl(L(files), with_labels=True)
     with learn.no_bar(): return float(learn.validate(dl=dl)[1])
 
-# %% ../nbs/03_clean.ipynb #c047
+# %% ../nbs/03_clean.ipynb #c048
 def cleaning_learner(path, # the dataset: a folder of class folders
                      model='export.pkl', # a `bear_train` export of a model trained on these classes
                      bs:int=64 # batch size for computing losses
