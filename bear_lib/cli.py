@@ -110,6 +110,7 @@ def voila_cmd(nb, # the notebook to serve
 def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if it exists, else the zero-shot ImageNet model)
              port:int=8866, # Port to serve on
              ip:str='127.0.0.1', # Address to listen on (0.0.0.0 to serve other machines)
+             clean:str=None, # Serve the data cleaner for this dataset instead (needs a trained --model)
             ):
     "Serve the bear classifier app with Voilà"
     from bear_lib.app import app_notebook
@@ -119,7 +120,13 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
         if not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
         env['BEAR_MODEL'] = str(Path(model).resolve())
     else: env.pop('BEAR_MODEL', None)
-    nb = app_notebook(Path(tempfile.mkdtemp(prefix='bear_app_'))/'bear_app.ipynb')
+    tmp = Path(tempfile.mkdtemp(prefix='bear_app_'))
+    if clean:
+        from bear_lib.clean import clean_notebook
+        if not Path(clean).is_dir(): sys.exit(f"No dataset at {clean}: pass a folder of class folders, e.g. bears/")
+        if not model: sys.exit(f"Cleaning needs a trained model: `bear_train --images {clean} --out export.pkl`, then --model export.pkl")
+        nb = clean_notebook(tmp/'bear_clean.ipynb', clean, model)
+    else: nb = app_notebook(tmp/'bear_app.ipynb')
     print(f"Serving {'model ' + env['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{ip}:{port}/", flush=True)
     try: sys.exit(subprocess.call(voila_cmd(nb, port, ip), env=env, cwd=nb.parent))
     except KeyboardInterrupt: pass
