@@ -11,7 +11,7 @@ from fastcore.all import *
 from .infer import load_model, load_image, BadImage, answer, CONF_THRESHOLD, OOD_THRESHOLD
 
 # %% auto #0
-__all__ = ['APP_CELLS', 'card_html', 'BearApp', 'app_notebook']
+__all__ = ['NO_FILES', 'APP_CELLS', 'card_html', 'BearApp', 'app_notebook']
 
 # %% ../nbs/05_app.ipynb #c005
 def card_html(card:dict, # `model.card`
@@ -25,7 +25,7 @@ def card_html(card:dict, # `model.card`
              'the default zero-shot model (no training; train your own with bear_train)' if kind == 'zero-shot' else 'unknown')
     err = card.get('error_rate')
     n = card.get('n_valid')
-    err = 'not measured' if err is None else f"{err:.2%}" + (f" on {n} photos" if n else '') + (f" ({e(card['evaluated_on'])})" if card.get('evaluated_on') else ' (validation set)')
+    err = 'not measured' if err is None else f"{err:.2%}" + (f" on {n} photos" if n else '') + (f": {e(card['evaluated_on'])}" if card.get('evaluated_on') else ' (validation set)')
     rows = [('Model', e(str(card.get('name', '?')))), ('Which', which), ('Classes', e(', '.join(map(str, card.get('vocab', []))))),
             ('Error rate', err), ('Trained', e(str(card.get('trained_at') or 'never (zero-shot)')))]
     if card.get('arch'): rows.append(('Architecture', e(str(card['arch']))))
@@ -47,9 +47,9 @@ class BearApp:
         self.model = model if model is not None else load_model()
         store_attr('max_bytes,max_files,max_pixels,conf,ood')
         self.upload = widgets.FileUpload(accept='image/*', multiple=True)
-        self.btn = widgets.Button(description='Classify', button_style='primary')
+        self.btn = widgets.Button(description='Classify', button_style='primary').add_class('bear-classify')
         self.out = widgets.Output()
-        self.lbl = widgets.Label()
+        self.lbl = widgets.Label().add_class('bear-status')
         self.rows = []  # the result rows shown in `out`
         self.btn.on_click(self.classify)
         self.info = widgets.HTML(card_html(getattr(self.model, 'card', {}), conf, ood))
@@ -82,13 +82,16 @@ def _check(self:BearApp, f):
         raise BadImage(f"The file is {f['size']/1e6:.1f} MB; the limit is {self.max_bytes/1e6:.0f} MB. Use a smaller photo.")
     return load_image(f['content'], max_pixels=self.max_pixels)
 
+NO_FILES = ("No photo arrived: choose photos (at most {:.0f} MB each), then click Classify. "
+            "A file many times larger can't be sent at all: use a smaller one.")
+
 @patch
 def classify(self:BearApp, _=None # the clicked button (unused)
             ) -> str: # the text shown in the label
     "Classify the uploaded photos: a row per photo in `out`, the answers in `lbl`"
     self.out.clear_output()
     files = self.upload.value
-    if not files: self.lbl.value = 'Upload a photo first, then click Classify.'; return self.lbl.value
+    if not files: self.lbl.value = NO_FILES.format(self.max_bytes/1e6); return self.lbl.value
     try:
         files = files[:self.max_files]
         rows, texts, good = {}, {}, []

@@ -141,7 +141,7 @@ class ImageNetBears:
         return self.vocab[i], i, p
 
 # %% ../nbs/04_infer.ipynb #c014
-ZERO_SHOT_EVAL = dict(error_rate=0.0135, n_valid=371, evaluated_on="bear_lib's sample photos (none used in training)")
+ZERO_SHOT_EVAL = dict(error_rate=0.0135, n_valid=371, evaluated_on="bear_lib's sample photos, none used in training")
 
 # %% ../nbs/04_infer.ipynb #c017
 class BearModel:
@@ -165,6 +165,7 @@ class BearModel:
         self.imagenet_map = imap if set(imap) == set(map(str, self.vocab)) else {}
         dl = self.learn.dls.valid
         self._after_item, self._after_batch = dl.after_item, dl.after_batch
+        self._after_item.split_idx = self._after_batch.split_idx = 1
         self.learn.model.eval()
 
     def _check_versions(self):
@@ -179,7 +180,7 @@ class BearModel:
         "Class probabilities (n × classes) of `ims`, preprocessed as the export's validation set"
         self._after_item.split_idx = self._after_batch.split_idx = 1
         xs = [self._after_item((PILImage(im),))[0] for im in ims]
-        x = self._after_batch((torch.stack(xs),))[0]
+        x = self._after_batch((torch.stack(xs),))[0].as_subclass(torch.Tensor)  # a plain tensor through the model: no fastai dispatch per layer
         with torch.inference_mode(): p = self.learn.loss_func.activation(self.learn.model(x))
         if not imagenet: return p
         return p, (imagenet_probs(ims) if self.imagenet_map else None)
