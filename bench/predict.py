@@ -75,7 +75,8 @@ def main():
     n = len(ims)
     ps, os_, pb, ob = min(ps) / n, min(os_) / n, min(pb), min(ob)
     lp = timeit(learner_single, 1) / 8
-    print(f'model {fname} ({model.card.get("arch", "?")}), {n} photos, torch threads {a.threads}, best of {a.reps}')
+    what = model.card.get('arch', '?') if a.model else 'mobilenet_v2 vision_learner, head untrained'
+    print(f'model {fname} ({what}), {n} photos, torch threads {a.threads}, best of {a.reps}')
     print(f'single image: ours {os_*1e3:.1f} ms  plain torch {ps*1e3:.1f} ms  (fastai Learner.predict: {lp*1e3:.1f} ms)')
     print(f'batch of {n}: ours {ob:.3f} s ({n/ob:.0f} img/s)  plain torch {pb:.3f} s ({n/pb:.0f} img/s)  throughput ours/plain {pb/ob:.2f}')
     print(f'ratio={os_/ps:.3f}')
