@@ -99,17 +99,28 @@ def bear_predict(files:Param("Image files or folders", str, nargs='+'),
 
 # %% ../nbs/06_cli.ipynb #c007
 def voila_cmd(nb, # the notebook to serve
-              port:int=8866, ip:str='127.0.0.1', cull_idle:int=120 # seconds before an idle kernel of a closed page is shut down
+              port:int=8866, # port to serve on
+              ip:str='127.0.0.1', # address to listen on
+              cull_idle:int=None, # seconds before an idle kernel of a closed page is shut down (default: the config's)
+              pool:int=None # pre-heated kernels (0: no pre-heating; default: the config's)
              ) -> list:
-    "The Voilà command line `bear_app` runs"
-    return [sys.executable, '-m', 'voila', str(nb), f'--port={port}', f'--Voila.ip={ip}', '--no-browser',
-            '--strip_sources=True', '--show_tracebacks=False',
-            f'--MappingKernelManager.cull_idle_timeout={cull_idle}', '--MappingKernelManager.cull_interval=30']
+    "The Voilà command line `bear_app` runs: the shipped `voila.json` plus overrides"
+    import bear_lib
+    cmd = [sys.executable, '-m', 'voila', str(nb), f'--port={port}', f'--Voila.ip={ip}', '--no-browser',
+           f'--Voila.config_file_paths={Path(bear_lib.__file__).parent}']
+    if cull_idle is not None:
+        cmd += [f'--MappingKernelManager.cull_idle_timeout={cull_idle}',
+                f'--MappingKernelManager.cull_interval={min(30, max(1, cull_idle // 2))}']
+    if pool == 0: cmd.append('--VoilaConfiguration.preheat_kernel=False')
+    elif pool is not None: cmd += ['--VoilaConfiguration.preheat_kernel=True', f'--VoilaConfiguration.default_pool_size={pool}']
+    return cmd
 
 @call_parse
 def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if it exists, else the zero-shot ImageNet model)
              port:int=8866, # Port to serve on
              ip:str='127.0.0.1', # Address to listen on (0.0.0.0 to serve other machines)
+             pool:int=None, # Pre-heated kernels waiting for visitors (0 turns pre-heating off; default 1, from voila.json)
+             cull_idle:int=None, # Seconds before the kernel of a closed page is shut down (default 120, from voila.json)
              clean:str=None, # Serve the data cleaner for this dataset instead (needs a trained --model)
             ):
     "Serve the bear classifier app with Voilà"
@@ -120,6 +131,7 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
         if not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
         env['BEAR_MODEL'] = str(Path(model).resolve())
     else: env.pop('BEAR_MODEL', None)
+    env.setdefault('OMP_NUM_THREADS', '1')
     tmp = Path(tempfile.mkdtemp(prefix='bear_app_'))
     if clean:
         from bear_lib.clean import clean_notebook
@@ -128,5 +140,5 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
         nb = clean_notebook(tmp/'bear_clean.ipynb', clean, model)
     else: nb = app_notebook(tmp/'bear_app.ipynb')
     print(f"Serving {'model ' + env['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{ip}:{port}/", flush=True)
-    try: sys.exit(subprocess.call(voila_cmd(nb, port, ip), env=env, cwd=nb.parent))
+    try: sys.exit(subprocess.call(voila_cmd(nb, port, ip, cull_idle=cull_idle, pool=pool), env=env, cwd=nb.parent))
     except KeyboardInterrupt: pass

@@ -4,67 +4,146 @@
 
 # %% ../nbs/04_infer.ipynb #c003
 from __future__ import annotations
-import io, json, os, warnings
+import io, json, os, warnings, functools
+from dataclasses import dataclass, field
 from pathlib import Path
 import torch
-from PIL import Image, ImageOps
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 from fastai.vision.all import *
 from .backbones import mobilenet_v2, imagenet_categories
 
 # %% auto #0
-__all__ = ['IMAGENET_BEARS', 'BadImage', 'load_image', 'ImageNetBears', 'BearModel', 'load_model', 'predict_files']
+__all__ = ['IMAGENET_BEARS', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'BadImage', 'load_image', 'odd_images',
+           'imagenet_net', 'imagenet_probs', 'ImageNetBears', 'BearModel', 'load_model', 'Answer', 'decide', 'answer',
+           'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
 
 # %% ../nbs/04_infer.ipynb #c005
 class BadImage(ValueError):
     "A file that can't be classified as a photo"
 
-def load_image(x, # a path, bytes, or PIL image
-               max_pixels:int=Image.MAX_IMAGE_PIXELS # larger images are refused (Pillow's decompression-bomb guard)
+def _to_rgb(im:Image.Image) -> Image.Image:
+    "8-bit RGB of an image in any Pillow mode: 16-bit and float scaled, transparency laid on white"
+    if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):
+        a = np.asarray(im, dtype=np.float32)
+        if im.mode == 'F': lo,hi = float(a.min()), float(a.max())
+        else: lo,hi = 0., (65535. if im.mode.startswith('I;16') or a.max() > 255 else 255.)
+        im = Image.fromarray(((a - lo) / max(hi - lo, 1e-6) * 255).clip(0, 255).astype(np.uint8))
+    if im.mode == 'P': im = im.convert('RGBA')
+    if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La') or 'transparency' in im.info:
+        im = im.convert('RGBA')
+        bg = Image.new('RGBA', im.size, (255, 255, 255, 255))
+        bg.alpha_composite(im)
+        im = bg
+    return im.convert('RGB')
+
+def load_image(x, # a path, bytes, an open file or a PIL image
+               max_pixels:int=Image.MAX_IMAGE_PIXELS # larger images are refused (Pillow's decompression-bomb limit)
               ) -> PILImage:
-    "An RGB `PILImage` of `x`, upright as its EXIF orientation says"
+    "An 8-bit RGB `PILImage` of `x`, upright as its EXIF orientation says"
     if isinstance(x, (bytes, bytearray, memoryview)): src = io.BytesIO(bytes(x))
-    elif isinstance(x, (str, Path)): src = x
+    elif isinstance(x, (str, Path)) or hasattr(x, 'read'): src = x
     elif isinstance(x, Image.Image): src = None
     else: raise BadImage(f"Can't read a {type(x).__name__} as an image: pass a file path, bytes or a PIL image.")
     try:
         im = x if src is None else Image.open(src)
         if im.width * im.height > max_pixels:
             raise BadImage(f"The image is {im.width}x{im.height} pixels, more than the {max_pixels:,} allowed: use a smaller photo.")
+        if getattr(im, 'is_animated', False): im.seek(0)
         im = ImageOps.exif_transpose(im)
         im.load()
-        return PILImage(im.convert('RGB'))
+        return PILImage(_to_rgb(im))
     except BadImage: raise
+    except Image.DecompressionBombError as e:
+        raise BadImage(f"The image has far too many pixels to decode safely ({e}): use a smaller photo.") from e
+    except UnidentifiedImageError as e:
+        raise BadImage("This is not an image that can be read: use a JPEG, PNG, WebP or GIF photo.") from e
+    except OSError as e:
+        if 'truncated' in str(e) or 'broken' in str(e):
+            raise BadImage(f"The image file is cut short ({e}), perhaps an unfinished download: use the complete file.") from e
+        raise BadImage(f"This is not an image that can be read ({type(e).__name__}: {e}). Use a JPEG, PNG, WebP or GIF photo.") from e
     except Exception as e:
         raise BadImage(f"This is not an image that can be read ({type(e).__name__}: {e}). Use a JPEG, PNG, WebP or GIF photo.") from e
 
 # %% ../nbs/04_infer.ipynb #c008
+def _png_header_only(w:int, h:int) -> bytes:
+    "A PNG whose header claims `w`x`h` pixels, with almost no data: a decompression bomb's shape without its weight"
+    import zlib, struct
+    def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
+            + chunk(b'IDAT', zlib.compress(b'\0' * 1024)) + chunk(b'IEND', b''))
+
+def odd_images(fn, # a photo to derive the files from
+               dest # folder to write them to
+              ) -> dict: # name → path
+    "Files a person may upload, derived from the photo `fn`: odd formats that must work, and broken files that must be refused"
+    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    im = Image.open(fn).convert('RGB')
+    out = {}
+    def save(name, img, **kw): img.save(dest/name, **kw); out[name] = dest/name
+    save('cmyk.jpg', im.convert('CMYK'), quality=95)
+    a16 = (np.asarray(im.convert('L'), dtype=np.uint16) * 257)
+    save('gray16.png', Image.fromarray(a16))
+    pa = im.convert('P', palette=Image.Palette.ADAPTIVE, colors=255); pa.info['transparency'] = 0
+    save('palette_alpha.png', pa)
+    frames = [im, im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    save('animated.gif', frames[0], save_all=True, append_images=frames[1:], duration=200, loop=0)
+    exif = Image.Exif(); exif[0x0112] = 6  # orientation: rotate 90° clockwise to view
+    save('exif_rotated.jpg', im.transpose(Image.Transpose.ROTATE_90), exif=exif, quality=95)
+    (dest/'not_an_image.jpg').write_bytes(b'Just some text with a .jpg name.\n' * 20); out['not_an_image.jpg'] = dest/'not_an_image.jpg'
+    data = Path(fn).read_bytes()
+    (dest/'truncated.jpg').write_bytes(data[:len(data)//2]); out['truncated.jpg'] = dest/'truncated.jpg'
+    (dest/'bomb.png').write_bytes(_png_header_only(30_000, 30_000)); out['bomb.png'] = dest/'bomb.png'
+    return out
+
+# %% ../nbs/04_infer.ipynb #c011
 IMAGENET_BEARS = {'black': 'American black bear', 'grizzly': 'brown bear', 'teddy': 'teddy'}
 
+@functools.cache
+def imagenet_net():
+    "torchvision's ImageNet MobileNetV2 (eval mode) and its preprocessing, loaded once per process"
+    import torchvision
+    return mobilenet_v2(pretrained=True).eval(), torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.transforms()
+
+def imagenet_probs(ims # RGB PIL images
+                  ) -> torch.Tensor: # n × 1000
+    "ImageNet class probabilities of `ims`"
+    net,tfm = imagenet_net()
+    x = torch.stack([tfm(im) for im in ims])
+    with torch.inference_mode(): return net(x).softmax(1)
+
+# %% ../nbs/04_infer.ipynb #c012
 class ImageNetBears:
     "Zero-shot bear classifier: an ImageNet model's probabilities of its three bear classes"
     def __init__(self, classes:dict=IMAGENET_BEARS # our label → ImageNet category name
                 ):
-        import torchvision
-        self.model = mobilenet_v2(pretrained=True).eval()
-        self.tfm = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.transforms()
         cats = imagenet_categories()
+        self.imagenet_map = dict(classes)
         self.vocab = CategoryMap(list(classes), sort=False)
         self.idxs = torch.tensor([cats.index(c) for c in classes.values()])
-        self.card = dict(name='ImageNet MobileNetV2 (zero-shot, no training)', vocab=list(classes), arch='mobilenet_v2',
-                         error_rate=None, trained_at=None)
+        imagenet_net()
+        self.card = dict(name='ImageNet MobileNetV2 (zero-shot, no training)', kind='zero-shot', vocab=list(classes),
+                         arch='mobilenet_v2', trained_at=None, imagenet=dict(classes), **ZERO_SHOT_EVAL)
 
-    def _probs(self, ims) -> torch.Tensor:
-        x = torch.stack([self.tfm(im) for im in ims])
-        with torch.inference_mode(): p = self.model(x).softmax(1)[:, self.idxs]
-        return p / p.sum(1, keepdim=True)
+    def probs(self, ims, # RGB PIL images
+              imagenet:bool=False # also return the ImageNet probabilities (n × 1000)
+             ):
+        "Class probabilities (n × classes) of `ims`"
+        P = imagenet_probs(ims)
+        p = P[:, self.idxs]
+        p = p / p.sum(1, keepdim=True)
+        return (p, P) if imagenet else p
 
     def predict(self, img):
         "(label, index, probabilities) for one image, like `Learner.predict`"
-        p = self._probs([load_image(img)])[0]
+        p = self.probs([load_image(img)])[0]
         i = p.argmax()
         return self.vocab[i], i, p
 
-# %% ../nbs/04_infer.ipynb #c011
+# %% ../nbs/04_infer.ipynb #c014
+ZERO_SHOT_EVAL = dict(error_rate=0.0135, n_valid=371, evaluated_on="bear_lib's sample photos, none used in training")
+
+# %% ../nbs/04_infer.ipynb #c017
 class BearModel:
     "A trained fastai export behind the same interface as `ImageNetBears`"
     def __init__(self, fname):
@@ -79,8 +158,15 @@ class BearModel:
         self.vocab = self.learn.dls.vocab
         side = self.fname.with_suffix('.json')
         self.card = json.loads(side.read_text()) if side.exists() else dict(vocab=list(self.vocab))
-        self.card['name'] = f'Trained model {self.fname.name}'
+        self.card.update(name=f'Trained model {self.fname.name}', kind='trained')
         self._check_versions()
+        # photos of classes ImageNet knows get the out-of-domain check
+        imap = self.card.get('imagenet') or {c: IMAGENET_BEARS[c] for c in self.vocab if c in IMAGENET_BEARS}
+        self.imagenet_map = imap if set(imap) == set(map(str, self.vocab)) else {}
+        dl = self.learn.dls.valid
+        self._after_item, self._after_batch = dl.after_item, dl.after_batch
+        self._after_item.split_idx = self._after_batch.split_idx = 1
+        self.learn.model.eval()
 
     def _check_versions(self):
         from bear_lib.train import versions
@@ -88,18 +174,102 @@ class BearModel:
         diff = {k: (then[k], now[k]) for k in then if k in now and k not in ('bear_lib', 'python') and then[k] != now[k]}
         if diff: warnings.warn(f"{self.fname.name} was trained with other library versions (then, now): {diff}; predictions may differ.")
 
+    def probs(self, ims, # RGB PIL images
+              imagenet:bool=False # also return the ImageNet probabilities (n × 1000), None when the classes aren't ImageNet's
+             ):
+        "Class probabilities (n × classes) of `ims`, preprocessed as the export's validation set"
+        self._after_item.split_idx = self._after_batch.split_idx = 1
+        xs = [self._after_item((PILImage(im),))[0] for im in ims]
+        x = self._after_batch((torch.stack(xs),))[0].as_subclass(torch.Tensor)  # a plain tensor through the model: no fastai dispatch per layer
+        with torch.inference_mode(): p = self.learn.loss_func.activation(self.learn.model(x))
+        if not imagenet: return p
+        return p, (imagenet_probs(ims) if self.imagenet_map else None)
+
     def predict(self, img):
         "(label, index, probabilities) for one image, as `Learner.predict` returns them"
-        with self.learn.no_bar(): return self.learn.predict(load_image(img))
+        p = self.probs([load_image(img)])[0]
+        i = p.argmax()
+        return self.vocab[i], i, p
 
-# %% ../nbs/04_infer.ipynb #c012
+# %% ../nbs/04_infer.ipynb #c018
 def load_model(fname=None, # a `bear_train` export; default: `$BEAR_MODEL`, else `export.pkl` if it exists
               ):
     "The trained model at `fname`, or the zero-shot `ImageNetBears` when there is none"
     fname = fname or os.environ.get('BEAR_MODEL') or ('export.pkl' if Path('export.pkl').is_file() else None)
     return BearModel(fname) if fname else ImageNetBears()
 
-# %% ../nbs/04_infer.ipynb #c015
+# %% ../nbs/04_infer.ipynb #c023
+OOD_THRESHOLD = 4e-3   # ImageNet probability of our classes below which a photo "doesn't look like" them; chosen below
+CONF_THRESHOLD = 0.75  # the model's probability below which the app is "not sure"; chosen below
+
+@dataclass
+class Answer:
+    "What the app says about one photo"
+    label: str|None # the class; None when not answering
+    best: str # the most probable class
+    probs: dict # class → probability
+    text: str # the answer in words
+    seen_as: str|None = None # ImageNet's top class when the photo doesn't look like our classes
+    bear_mass: float|None = None # ImageNet probability of our classes
+    @property
+    def sure(self): return self.label is not None
+
+def _a(noun): return ('an ' if noun[0].lower() in 'aeiou' else 'a ') + noun
+
+def decide(probs, # the model's class probabilities of one photo
+           vocab, # the class names
+           imagenet=None, # ImageNet's 1000 probabilities of the photo, if checked
+           imagenet_map:dict=None, # class → ImageNet category name
+           conf:float=CONF_THRESHOLD, # least probability to name a class
+           ood:float=OOD_THRESHOLD # least ImageNet probability of our classes
+          ) -> Answer:
+    "An `Answer`: a class, 'not sure', or 'this looks like something else'"
+    ps = {str(c): float(p) for c,p in zip(vocab, probs)}
+    best = max(ps, key=ps.get)
+    mass = None
+    if imagenet is not None and imagenet_map:
+        cats = imagenet_categories()
+        ours = [cats.index(n) for n in imagenet_map.values()]
+        mass = float(imagenet[ours].sum())
+        top = int(imagenet.argmax())
+        if mass < ood and top not in ours:
+            return Answer(None, best, ps, f"This doesn't look like {' / '.join(ps)}: to an ImageNet model it looks most like "
+                          f"{_a(cats[top])} ({float(imagenet[top]):.0%}). No answer.", cats[top], mass)
+    if ps[best] < conf:
+        ranked = sorted(ps.items(), key=lambda kv: -kv[1])
+        return Answer(None, best, ps, f"Not sure: {', '.join(f'{c} {p:.0%}' for c,p in ranked[:2])}. Try a clearer photo.", None, mass)
+    return Answer(best, best, ps, f'Prediction: {best}; Probability: {ps[best]:.04f}', None, mass)
+
+def answer(model, # from `load_model`
+           imgs, # photos: paths, bytes or PIL images
+           conf:float=CONF_THRESHOLD, # least probability to name a class
+           ood:float=OOD_THRESHOLD # least ImageNet probability of our classes
+          ) -> list:
+    "An `Answer` for each of `imgs`"
+    ims = [im if isinstance(im, PILImage) else load_image(im) for im in imgs]
+    p,P = model.probs(ims, imagenet=True)
+    imap = getattr(model, 'imagenet_map', {})
+    return [decide(p[i], model.vocab, None if P is None else P[i], imap, conf, ood) for i in range(len(ims))]
+
+# %% ../nbs/04_infer.ipynb #c027
+def pick_ood_threshold(mass, # `bear_mass` of in-domain photos
+                       keep:float=0.98 # share of them to let through
+                      ) -> float:
+    "The ImageNet-probability threshold that lets through `keep` of the in-domain photos, to one significant digit"
+    return float(f'{np.quantile(np.asarray(mass), 1 - keep):.0e}')
+
+def pick_conf_threshold(conf, # the model's top probability per photo
+                        correct, # whether its top class was right
+                        target:float=0.99 # least accuracy of the answered photos
+                       ) -> float:
+    "The lowest confidence threshold (in steps of 0.05) at which the answered photos are at least `target` accurate"
+    conf,correct = np.asarray(conf), np.asarray(correct, dtype=bool)
+    for t in np.arange(0.35, 1.0, 0.05):
+        k = conf >= t
+        if k.any() and correct[k].mean() >= target: return round(float(t), 2)
+    return 1.0
+
+# %% ../nbs/04_infer.ipynb #c032
 def _expand(paths) -> L:
     from bear_lib.gather import IMAGE_EXTS
     out = L()

@@ -1,0 +1,63 @@
+"""Seconds from opening the app's page to the first answer shown, with and without pre-heated kernels.
+
+    python bench/app.py [--runs 3]
+
+For each mode a fresh `bear_app` (zero-shot model): `--pool 1` (pre-heated, the shipped default) and `--pool 0` (a kernel is
+started and the notebook run when the page is opened). Each run opens a new page, uploads one photo as soon as the upload
+button shows, clicks Classify and stops the clock when the answer is shown. Between runs the pool is given time to refill.
+Last line: ratio=<pre-heated seconds / cold seconds> (median of the runs).
+"""
+import argparse, os, signal, statistics, subprocess, sys, time
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tests'))
+from conftest import BIN, free_port, wait_http, upload
+from test_app_load import live_kernels, wait_kernels
+
+def first_answer(browser, url, photo):
+    page = browser.new_page()
+    t = time.perf_counter()
+    page.goto(url, timeout=300_000)
+    page.wait_for_selector('button.widget-upload', timeout=300_000)
+    upload(page, photo)
+    page.click('button.bear-classify')
+    page.wait_for_selector('.bear-result', timeout=300_000)
+    secs = time.perf_counter() - t
+    assert 'Prediction: grizzly' in page.inner_text('.bear-result')
+    page.close(run_before_unload=True)
+    return secs
+
+def bench(browser, pool, runs, photo):
+    port = free_port()
+    p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), '--pool', str(pool)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f'http://127.0.0.1:{port}/'
+        wait_http(url, p)
+        ts = []
+        for _ in range(runs):
+            wait_kernels(p.pid, pool, 300)  # pool full (pre-heated) / no kernel left over (cold)
+            time.sleep(2)
+            ts.append(first_answer(browser, url, photo))
+        return ts
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        try: p.wait(30)
+        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+
+def main():
+    ap = argparse.ArgumentParser(); ap.add_argument('--runs', type=int, default=3); a = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+    from bear_lib.gather import sample_bears
+    photo = sample_bears()/'grizzly'/'grizzly_0001.jpg'
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path='/usr/bin/chromium', args=['--no-sandbox', '--disable-gpu', '--disable-background-networking'])
+        try:
+            hot = bench(b, 1, a.runs, photo)
+            cold = bench(b, 0, a.runs, photo)
+        finally: b.close()
+    h, c = statistics.median(hot), statistics.median(cold)
+    print(f'page opened -> first answer shown, median of {a.runs}: pre-heated {h:.1f} s {[round(x, 1) for x in hot]}, '
+          f'cold {c:.1f} s {[round(x, 1) for x in cold]}')
+    print(f'ratio={h/c:.3f}')
+
+if __name__ == '__main__': main()

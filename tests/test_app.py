@@ -1,0 +1,94 @@
+"Browser tests of the Voilà app: out-of-domain photos, bad uploads, several photos in one upload (Playwright + Debian Chromium)"
+import os, signal, subprocess, time
+from pathlib import Path
+import pytest
+from conftest import BIN, free_port, wait_http, upload
+
+
+@pytest.fixture(scope='module')
+def app_url(tmp_path_factory):
+    "One `bear_app` (zero-shot model, one pre-heated kernel) for the whole module"
+    cwd = tmp_path_factory.mktemp('app')
+    port = free_port()
+    p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), '--pool', '1'], cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        url = f'http://127.0.0.1:{port}/'
+        wait_http(url, p)
+        yield url
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        try: p.wait(30)
+        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+
+@pytest.fixture
+def page(browser, app_url):
+    pg = browser.new_page()
+    pg.goto(app_url)
+    pg.wait_for_selector('button.widget-upload', timeout=120_000)
+    yield pg
+    pg.close(run_before_unload=True)
+
+def classify(page, *files, timeout=60_000):
+    "Upload `files`, click Classify, return the text of each result row"
+    page.evaluate("document.querySelectorAll('.bear-result').forEach(e => e.classList.add('bear-old'))")
+    upload(page, *files)
+    page.click('button.bear-classify')
+    page.wait_for_function(f"document.querySelectorAll('.bear-result:not(.bear-old)').length == {len(files)}", timeout=timeout)
+    return [page.inner_text(f'.bear-result:not(.bear-old) >> nth={i}') for i in range(len(files))]
+
+@pytest.fixture(scope='module')
+def others(tmp_path_factory):
+    "Photos that aren't bears, shipped by matplotlib and scikit-image"
+    import matplotlib.cbook
+    from PIL import Image
+    d = tmp_path_factory.mktemp('others')
+    out = [Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))]
+    skdata = pytest.importorskip('skimage.data')
+    for k in ['chelsea', 'coffee']:
+        Image.fromarray(getattr(skdata, k)()).save(d/f'{k}.jpg'); out.append(d/f'{k}.jpg')
+    return out
+
+def test_out_of_domain(page, others):
+    rows = classify(page, *others)
+    for f,r in zip(others, rows):
+        assert f.name in r and "doesn't look like black / grizzly / teddy" in r, r
+        assert 'Prediction:' not in r
+    assert 'cat' in rows[1] and 'espresso' in rows[2], rows
+
+def test_several_photos(page, bears):
+    fns = [bears/'grizzly'/'grizzly_0002.jpg', bears/'black'/'black_0002.jpg', bears/'teddy'/'teddy_0002.jpg']
+    rows = classify(page, *fns)
+    for f,r in zip(fns, rows): assert f'{f.name}: Prediction: {f.parent.name};' in r, r
+    assert page.locator('.bear-result:not(.bear-old) img').count() == 3  # a thumbnail each
+    assert 'Model card' in page.inner_text('.bear-card') and 'zero-shot' in page.inner_text('.bear-card')
+    assert 'BearApp()' not in page.content()  # no source shown
+
+def test_bad_uploads(page, bears, tmp_path):
+    from bear_lib.infer import odd_images
+    src = bears/'grizzly'/'grizzly_0003.jpg'
+    odd = odd_images(src, tmp_path)
+    (tmp_path/'big.jpg').write_bytes(os.urandom(21_000_000)); odd['big.jpg'] = tmp_path/'big.jpg'
+    expect = {'cmyk.jpg': 'Prediction: grizzly', 'gray16.png': 'Prediction: grizzly', 'palette_alpha.png': 'Prediction: grizzly',
+              'animated.gif': 'Prediction: grizzly', 'exif_rotated.jpg': 'Prediction: grizzly',
+              'not_an_image.jpg': 'not an image', 'truncated.jpg': 'cut short', 'bomb.png': 'too many pixels',
+              'big.jpg': 'the limit is 20 MB'}
+    good = bears/'black'/'black_0003.jpg'
+    for name,msg in expect.items():
+        r, = classify(page, odd[name], timeout=120_000)
+        assert msg in r, (name, r)
+        assert 'Traceback' not in page.content()
+        r, = classify(page, good)  # and the app still works
+        assert 'Prediction: black' in r, (name, r)
+
+def test_50mb_upload(page, bears, tmp_path):
+    "A file too large for the websocket never reaches the kernel: the page says so, and the next upload works"
+    (tmp_path/'huge.jpg').write_bytes(os.urandom(50_000_000))
+    upload(page, tmp_path/'huge.jpg')
+    page.click('button.bear-classify')
+    for _ in range(60):
+        if "can't be sent" in page.inner_text('.bear-status'): break
+        time.sleep(1)
+    assert 'No photo arrived' in page.inner_text('.bear-status'), page.inner_text('.bear-status')
+    r, = classify(page, bears/'teddy'/'teddy_0003.jpg')
+    assert 'Prediction: teddy' in r, r

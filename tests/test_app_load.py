@@ -1,0 +1,89 @@
+"Load test: 8 concurrent pages each classify 5 photos; afterwards idle kernels are culled back to the pre-heated pool"
+import asyncio, os, signal, subprocess, time
+import pytest
+from conftest import BIN, free_port, wait_http
+
+POOL, CULL, PAGES, PHOTOS = 2, 45, 8, 5  # CULL: long enough that a page still loading under load keeps its kernel
+
+def live_kernels(pid) -> int:
+    "Kernel processes started by the server `pid`"
+    import psutil
+    try: procs = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess: return 0
+    n = 0
+    for p in procs:
+        try: n += 'ipykernel_launcher' in ' '.join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error: pass
+    return n
+
+def wait_kernels(pid, n, timeout):
+    "Seconds until the server has exactly `n` kernels, or fail"
+    t = time.time()
+    while time.time() - t < timeout:
+        if live_kernels(pid) == n: return time.time() - t
+        time.sleep(1)
+    raise AssertionError(f'{live_kernels(pid)} kernels after {timeout} s, expected {n}')
+
+@pytest.fixture(scope='module')
+def photos(bears):
+    "40 photos the model answers right (chosen in-process; the test is whether the app under load says the same)"
+    import torch
+    from bear_lib.infer import ImageNetBears, answer
+    torch.set_num_threads(1)
+    m = ImageNetBears()
+    out = []
+    for c in ['black', 'grizzly', 'teddy']:
+        fns = sorted((bears/c).glob('*.jpg'))[:20]
+        out += [f for f,a in zip(fns, answer(m, fns)) if a.label == c]
+    assert len(out) >= PAGES * PHOTOS
+    out = sorted(out, key=lambda f: f.name[-8:])  # mix the classes
+    return [out[i*PHOTOS:(i+1)*PHOTOS] for i in range(PAGES)]
+
+async def _session(browser, url, fns):
+    page = await browser.new_page()
+    await page.goto(url, timeout=300_000)
+    await page.wait_for_selector('button.widget-upload', timeout=300_000)
+    answers = []
+    for i,f in enumerate(fns):
+        async with page.expect_file_chooser() as fc: await page.click('button.widget-upload')
+        await (await fc.value).set_files(str(f))
+        await page.click('button.bear-classify')
+        await page.wait_for_function(f"""[...document.querySelectorAll('.bear-result')].some(e => e.innerText.includes({f.name!r}))""",
+                                     timeout=300_000)
+        answers.append((f, await page.inner_text('.bear-result')))
+    await page.close()  # no beforeunload: the server isn't told, as when a tab crashes or the network drops
+    return answers
+
+async def _run(url, photos):
+    from playwright.async_api import async_playwright
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path='/usr/bin/chromium',
+                                    args=['--no-sandbox', '--disable-gpu', '--disable-background-networking'])
+        try: return await asyncio.gather(*[_session(b, url, fns) for fns in photos])
+        finally: await b.close()
+
+def test_load_and_culling(tmp_path, photos):
+    port = free_port()
+    p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), '--pool', str(POOL), '--cull_idle', str(CULL)], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        url = f'http://127.0.0.1:{port}/'
+        wait_http(url, p)
+        wait_kernels(p.pid, POOL, 180)
+        t = time.time()
+        results = asyncio.run(_run(url, photos))
+        took = time.time() - t
+        answers = [(f, r) for page in results for f,r in page]
+        wrong = [(f.name, r) for f,r in answers if f'Prediction: {f.parent.name};' not in r]
+        assert len(answers) == PAGES * PHOTOS and not wrong, wrong
+        peak = live_kernels(p.pid)
+        assert peak >= POOL + 1, peak
+        # the 8 closed pages' kernels are culled after CULL idle seconds; the pre-heated pool stays
+        secs = wait_kernels(p.pid, POOL, CULL + 60)
+        time.sleep(CULL // 2 + 2)
+        assert live_kernels(p.pid) == POOL
+        print(f'\n{PAGES} pages x {PHOTOS} photos: all right in {took:.0f} s; {peak} kernels after, back to {POOL} in {secs:.0f} s')
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        try: p.wait(30)
+        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
