@@ -27,7 +27,8 @@ nbtest: setup  ## export the library from the notebooks, clean them, run every n
 	  git status --porcelain -- bear_lib nbs; echo "bear_lib/ or nbs/ not in sync or not clean: run nbdev_export and nbdev_clean, and commit"; exit 1; fi
 	cd nbs && ../$(VENV)/bin/nbdev_test
 
-pytest: setup  ## CLI and Voilà app across processes and in a browser
-	$(VENV)/bin/python -m pytest -q tests
+pytest: setup  ## CLI and Voilà app across processes and in a browser; the 8-page load test in a process of its own
+	$(VENV)/bin/python -m pytest -q -p no:warnings tests --deselect tests/test_app_load.py::test_load_and_culling
+	$(VENV)/bin/python -m pytest -q -p no:warnings tests/test_app_load.py
 
 test: nbtest pytest  ## everything CI runs

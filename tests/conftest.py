@@ -60,6 +60,14 @@ def upload(page, *files):
     with page.expect_file_chooser() as fc: page.click('button.widget-upload')
     fc.value.set_files([str(f) for f in files])
 
+def classify(page, *files, timeout=60_000):
+    "Upload `files`, click Classify, return the text of each result row"
+    page.evaluate("document.querySelectorAll('.bear-result').forEach(e => e.classList.add('bear-old'))")
+    upload(page, *files)
+    page.click('button.bear-classify')
+    page.wait_for_function(f"document.querySelectorAll('.bear-result:not(.bear-old)').length == {len(files)}", timeout=timeout)
+    return [page.inner_text(f'.bear-result:not(.bear-old) >> nth={i}') for i in range(len(files))]
+
 def run(*args, cwd=None, check=True):
     "Run a console script of this venv; fail the test with its output if `check` and it fails"
     r = subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd)

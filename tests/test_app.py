@@ -2,7 +2,7 @@
 import os, signal, subprocess, time
 from pathlib import Path
 import pytest
-from conftest import BIN, free_port, wait_http, upload
+from conftest import BIN, free_port, wait_http, upload, classify
 
 
 @pytest.fixture(scope='module')
@@ -28,14 +28,6 @@ def page(browser, app_url):
     pg.wait_for_selector('button.widget-upload', timeout=120_000)
     yield pg
     pg.close(run_before_unload=True)
-
-def classify(page, *files, timeout=60_000):
-    "Upload `files`, click Classify, return the text of each result row"
-    page.evaluate("document.querySelectorAll('.bear-result').forEach(e => e.classList.add('bear-old'))")
-    upload(page, *files)
-    page.click('button.bear-classify')
-    page.wait_for_function(f"document.querySelectorAll('.bear-result:not(.bear-old)').length == {len(files)}", timeout=timeout)
-    return [page.inner_text(f'.bear-result:not(.bear-old) >> nth={i}') for i in range(len(files))]
 
 @pytest.fixture(scope='module')
 def others(tmp_path_factory):
@@ -86,9 +78,11 @@ def test_50mb_upload(page, bears, tmp_path):
     (tmp_path/'huge.jpg').write_bytes(os.urandom(50_000_000))
     upload(page, tmp_path/'huge.jpg')
     page.click('button.bear-classify')
+    # Whether Chromium gets 50 MB through the websocket varies: either the kernel never sees it, or it refuses it by size.
+    msgs = ("can't be sent", 'the limit is 20 MB. Use a smaller photo')
     for _ in range(60):
-        if "can't be sent" in page.inner_text('.bear-status'): break
+        if any(m in page.inner_text('.bear-status') for m in msgs): break
         time.sleep(1)
-    assert 'No photo arrived' in page.inner_text('.bear-status'), page.inner_text('.bear-status')
+    assert any(m in page.inner_text('.bear-status') for m in msgs), page.inner_text('.bear-status')
     r, = classify(page, bears/'teddy'/'teddy_0003.jpg')
     assert 'Prediction: teddy' in r, r

@@ -1,5 +1,5 @@
 "Load test: 8 concurrent pages each classify 5 photos; afterwards idle kernels are culled back to the pre-heated pool"
-import asyncio, os, signal, subprocess, time
+import asyncio, os, signal, subprocess, threading, time
 import pytest
 from conftest import BIN, free_port, wait_http
 
@@ -62,6 +62,16 @@ async def _run(url, photos):
         try: return await asyncio.gather(*[_session(b, url, fns) for fns in photos])
         finally: await b.close()
 
+def _run_in_thread(url, photos):
+    "asyncio.run in a thread of its own: the session's sync Playwright already runs an event loop in this one"
+    out = {}
+    def go():
+        try: out['r'] = asyncio.run(_run(url, photos))
+        except BaseException as e: out['e'] = e
+    t = threading.Thread(target=go); t.start(); t.join()
+    if 'e' in out: raise out['e']
+    return out['r']
+
 def test_load_and_culling(tmp_path, photos):
     port = free_port()
     p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), '--pool', str(POOL), '--cull_idle', str(CULL)], cwd=tmp_path,
@@ -71,7 +81,7 @@ def test_load_and_culling(tmp_path, photos):
         wait_http(url, p)
         wait_kernels(p.pid, POOL, 180)
         t = time.time()
-        results = asyncio.run(_run(url, photos))
+        results = _run_in_thread(url, photos)
         took = time.time() - t
         answers = [(f, r) for page in results for f,r in page]
         wrong = [(f.name, r) for f,r in answers if f'Prediction: {f.parent.name};' not in r]

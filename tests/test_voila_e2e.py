@@ -1,24 +1,19 @@
-"The Voilà app in a real browser: upload a photo, click Classify, read the label."
-from conftest import upload
-
-def classify(page, *files):
-    "Upload `files`, click Classify, return the label's text once it changes"
-    js = "[...document.querySelectorAll('.widget-label')].map(e => e.innerText).join('|')"
-    before = page.evaluate(js)
-    upload(page, *files)
-    page.click('button:has-text("Classify")')
-    page.wait_for_function(f"b => {js} != b", arg=before, timeout=60_000)
-    return ' '.join(page.locator('.widget-label').all_inner_texts())
+"The Voilà app with a trained export in a real browser: upload a photo, click Classify, read the answer."
+from conftest import classify
 
 def test_app_trained_model(serve_app, browser, trained, bears, tmp_path):
     url = serve_app('--model', trained)
     page = browser.new_page()
     page.goto(url)
-    page.wait_for_selector('button.widget-upload', timeout=90_000)
-    assert 'Prediction: grizzly' in classify(page, bears/'grizzly'/'grizzly_0010.jpg')
+    page.wait_for_selector('button.widget-upload', timeout=120_000)
+    assert 'Trained model' in page.inner_text('.bear-card')
+    r, = classify(page, bears/'grizzly'/'grizzly_0010.jpg')
+    assert 'Prediction: grizzly' in r and 'Prediction: grizzly' in page.inner_text('.bear-status'), r
     (tmp_path/'notes.txt').write_text('this is not a photo')
-    text = classify(page, tmp_path/'notes.txt')
-    assert "Can't classify notes.txt" in text and 'not an image' in text
+    r, = classify(page, tmp_path/'notes.txt')
+    assert 'notes.txt' in r and 'not an image' in r, r
+    assert "Can't classify notes.txt" in page.inner_text('.bear-status')
     assert 'Traceback' not in page.content()
-    assert 'Prediction: teddy' in classify(page, bears/'teddy'/'teddy_0010.jpg')
+    r, = classify(page, bears/'teddy'/'teddy_0010.jpg')
+    assert 'Prediction: teddy' in r, r
     page.close()
