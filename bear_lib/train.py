@@ -30,7 +30,7 @@ def train(path, # a dataset: a folder of class folders
     set_seed(seed, reproducible=True)
     dls = bear_dls(path, bs=bs, size=size, seed=seed, **kwargs)
     learn = vision_learner(dls, get_backbone(arch), metrics=error_rate, cbs=cbs)
-    learn.bear_meta = dict(arch=arch, size=size, seed=seed, epochs=epochs, bs=bs, lr=lr, path=str(Path(path).resolve()))
+    learn.bear_meta = dict(arch=arch, size=size, seed=seed, epochs=epochs, bs=bs, lr=lr, path=str(Path(path).absolute()))
     start = time.time()
     learn.fine_tune(epochs, lr)
     learn.bear_meta['train_seconds'] = round(time.time() - start, 1)
@@ -58,9 +58,10 @@ def save_plots(learn:Learner, # a trained learner
 # %% ../nbs/02_train.ipynb #c019
 def dataset_hash(fns, root) -> str:
     "sha256 over the sorted relative paths and contents of `fns`"
+    root = Path(root).resolve()  # resolve both sides: the dataset may be reached through a symlink
+    rel = sorted((str(Path(f).resolve().relative_to(root)), f) for f in fns)
     h = hashlib.sha256()
-    for f in sorted(fns, key=lambda f: str(Path(f).relative_to(root))):
-        h.update(f'{Path(f).relative_to(root)}\0{sha256(f)}\n'.encode())
+    for r,f in rel: h.update(f'{r}\0{sha256(f)}\n'.encode())
     return h.hexdigest()
 
 def versions() -> dict:
