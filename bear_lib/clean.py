@@ -24,12 +24,6 @@ __all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'plan_clean', 'apply_clean', 'cl
 KEEP, DELETE = '<Keep>', '<Delete>'
 TRASH, LEDGER = '_trash', 'clean.jsonl'
 
-def _free(p:Path, taken:set) -> Path:
-    "`unique_path(p)`, also avoiding the paths in `taken`"
-    for i in range(1_000_000):
-        q = p if i == 0 else p.with_name(f'{p.stem} ({i}){p.suffix}')
-        if q not in taken and not q.exists(): return q
-
 def _data_path(learn, path=None) -> Path:
     "`path`, else the dataset `learn` was trained on: `train` records it, else the folder above the first file's class folder"
     if path is None: path = getattr(learn, 'bear_meta', {}).get('path') or Path(learn.dls.train_ds.items[0]).parent.parent
@@ -55,7 +49,7 @@ def plan_clean(marks:dict, # {file: '<Delete>' or a class name}; files absolute 
         if v == DELETE: action,dest = 'delete', root/TRASH/rel.parts[0]/fn.name
         elif v in classes: action,dest = 'relabel', root/v/fn.name
         else: raise ValueError(f"Can't mark {rel} as {v!r}: use '{DELETE}', '{KEEP}' or a class name ({', '.join(classes)}).")
-        dest = _free(dest, taken); taken.add(dest)
+        dest = unique_path(dest, taken); taken.add(dest)
         rows.append(dict(action=action, src=rel.as_posix(), dest=dest.relative_to(root).as_posix()))
     return rows
 
@@ -134,7 +128,7 @@ def undo_clean(root, # the dataset folder
             if not cur.is_file() or sha256(cur) != r['sha256']:
                 out.append(dict(action='skip', src=r['dest'], dest=r['src'], batch=b, reason='moved or changed since'))
                 continue
-            back = _free(root/r['src'], taken); taken.add(back)
+            back = unique_path(root/r['src'], taken); taken.add(back)
             row = dict(action='undo', src=r['dest'], dest=back.relative_to(root).as_posix(), sha256=r['sha256'], batch=b, undoes=r['action'])
             out.append(row)
             if dry_run: continue

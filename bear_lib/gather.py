@@ -215,13 +215,14 @@ def _normalize(im:Image.Image, max_side:int|None=None) -> Image.Image|None:
     return None if out is im else out
 
 # %% ../nbs/00_gather.ipynb #c031
-def unique_path(p:Path) -> Path:
-    "`p` if nothing is there, else `p` with the first free ` (n)` suffix"
+def unique_path(p:Path, # the path wanted
+                taken=() # paths to avoid as well, e.g. destinations already planned
+               ) -> Path:
+    "`p` if nothing is there (or in `taken`), else `p` with the first free ` (n)` suffix"
     p = Path(p)
-    if not p.exists(): return p
-    for i in range(1, 1_000_000):
-        q = p.with_name(f'{p.stem} ({i}){p.suffix}')
-        if not q.exists(): return q
+    for i in range(1_000_000):
+        q = p if i == 0 else p.with_name(f'{p.stem} ({i}){p.suffix}')
+        if q not in taken and not q.exists(): return q
 
 def quarantine(fn, root, reason:str, log='quarantine.jsonl') -> Path:
     "Move `fn` into `root/_quarantine/<class>/`, never overwriting, and record `reason` in `root/log`"
