@@ -51,7 +51,9 @@ class BearApp:
         self.out = widgets.Output()
         self.lbl = widgets.Label().add_class('bear-status')
         self.rows = []  # the result rows shown in `out`
+        self._waiting = False  # Classify was clicked before the photos arrived
         self.btn.on_click(self.classify)
+        self.upload.observe(self._arrived, 'value')
         self.info = widgets.HTML(card_html(getattr(self.model, 'card', {}), conf, ood))
         self.widget = widgets.VBox([widgets.Label(f'Select photos of bears (at most {max_bytes/1e6:.0f} MB each), then click Classify.'),
                                     widgets.HBox([self.upload, self.btn]), self.lbl, self.out, self.info])
@@ -82,8 +84,8 @@ def _check(self:BearApp, f):
         raise BadImage(f"The file is {f['size']/1e6:.1f} MB; the limit is {self.max_bytes/1e6:.0f} MB. Use a smaller photo.")
     return load_image(f['content'], max_pixels=self.max_pixels)
 
-NO_FILES = ("No photo arrived: choose photos (at most {:.0f} MB each), then click Classify. "
-            "A file many times larger can't be sent at all: use a smaller one.")
+NO_FILES = ("No photo has arrived yet: choose photos (at most {:.0f} MB each). Photos still on their way are classified "
+            "as soon as they arrive; a file many times larger can't be sent at all: use a smaller one.")
 
 @patch
 def classify(self:BearApp, _=None # the clicked button (unused)
@@ -91,6 +93,7 @@ def classify(self:BearApp, _=None # the clicked button (unused)
     "Classify the uploaded photos: a row per photo in `out`, the answers in `lbl`"
     self.out.clear_output()
     files = self.upload.value
+    self._waiting = not files
     if not files: self.lbl.value = NO_FILES.format(self.max_bytes/1e6); return self.lbl.value
     try:
         files = files[:self.max_files]
@@ -118,7 +121,14 @@ def classify(self:BearApp, _=None # the clicked button (unused)
     finally: self.upload.value = ()  # free the uploaded bytes; the next upload starts afresh
     return self.lbl.value
 
-# %% ../nbs/05_app.ipynb #c017
+# %% ../nbs/05_app.ipynb #c013
+@patch
+def _arrived(self:BearApp, change # traitlets' change of `upload.value`
+            ):
+    "Photos that arrive after Classify was clicked are classified at once"
+    if self._waiting and change['new']: self.classify()
+
+# %% ../nbs/05_app.ipynb #c019
 APP_CELLS = ["# Bear classifier\nUpload photos of bears and click **Classify**.",
              "from bear_lib.app import BearApp\nBearApp()"]
 

@@ -55,18 +55,34 @@ def browser():
         yield b
         b.close()
 
-def upload(page, *files):
-    "Choose `files` in the page's FileUpload (ipywidgets 8 has no <input type=file> to fill)"
+def upload(page, *files, wait=True):
+    "Choose `files` in the page's FileUpload (ipywidgets 8 has no <input type=file> to fill); `wait` until the browser has read them"
     with page.expect_file_chooser() as fc: page.click('button.widget-upload')
     fc.value.set_files([str(f) for f in files])
+    # The button says "Upload (N)" once the files are read and their bytes are on their way to the kernel
+    if wait: page.wait_for_function(f"document.querySelector('button.widget-upload').textContent.endsWith('({len(files)})')")
+
+def wait_rows(page, *names, timeout=60_000):
+    "Wait until the new result rows are one for each file name in `names`, in order; return their texts"
+    from playwright.sync_api import TimeoutError as PWTimeout
+    js = (f"(names => {{ const r = [...document.querySelectorAll('.bear-result:not(.bear-old)')].map(e => e.innerText);"
+          f" return r.length == names.length && names.every((n, i) => r[i].includes(n + ':')); }})")
+    try: page.wait_for_function(js, arg=list(names), timeout=timeout)
+    except PWTimeout:
+        raise AssertionError(f'no result for {names} in {timeout/1000:.0f} s; status: {page.inner_text(".bear-status")!r}; '
+                             f'upload button: {page.inner_text("button.widget-upload")!r}') from None
+    return [page.inner_text(f'.bear-result:not(.bear-old) >> nth={i}') for i in range(len(names))]
+
+def mark_old(page):
+    "Mark the result rows on the page as old, so `wait_rows` waits for new ones"
+    page.evaluate("document.querySelectorAll('.bear-result').forEach(e => e.classList.add('bear-old'))")
 
 def classify(page, *files, timeout=60_000):
     "Upload `files`, click Classify, return the text of each result row"
-    page.evaluate("document.querySelectorAll('.bear-result').forEach(e => e.classList.add('bear-old'))")
+    mark_old(page)
     upload(page, *files)
     page.click('button.bear-classify')
-    page.wait_for_function(f"document.querySelectorAll('.bear-result:not(.bear-old)').length == {len(files)}", timeout=timeout)
-    return [page.inner_text(f'.bear-result:not(.bear-old) >> nth={i}') for i in range(len(files))]
+    return wait_rows(page, *[f.name for f in files], timeout=timeout)
 
 def run(*args, cwd=None, check=True):
     "Run a console script of this venv; fail the test with its output if `check` and it fails"

@@ -2,7 +2,7 @@
 import os, signal, subprocess, time
 from pathlib import Path
 import pytest
-from conftest import BIN, free_port, wait_http, upload, classify
+from conftest import BIN, free_port, wait_http, upload, classify, mark_old, wait_rows
 
 
 @pytest.fixture(scope='module')
@@ -55,6 +55,15 @@ def test_several_photos(page, bears):
     assert page.locator('.bear-result:not(.bear-old) img').count() == 3  # a thumbnail each
     assert 'Model card' in page.inner_text('.bear-card') and 'zero-shot' in page.inner_text('.bear-card')
     assert 'BearApp()' not in page.content()  # no source shown
+
+def test_click_before_upload(page, bears):
+    "Classify clicked before the photo has arrived: the page says so, and answers once the photo arrives, with no second click"
+    mark_old(page)
+    page.click('button.bear-classify')
+    page.wait_for_function("document.querySelector('.bear-status').innerText.startsWith('No photo has arrived yet')")
+    upload(page, bears/'grizzly'/'grizzly_0004.jpg')
+    r, = wait_rows(page, 'grizzly_0004.jpg')
+    assert 'Prediction: grizzly' in r, r
 
 def test_bad_uploads(page, bears, tmp_path):
     from bear_lib.infer import odd_images
