@@ -103,15 +103,13 @@ def classify(self:BearApp, _=None # the clicked button (unused)
             except BadImage as e:
                 texts[i] = f"Can't classify {f['name']}: {e}"
                 rows[i] = _row(f['name'], str(e), ok=False)
-        if good:
-            try: answers = answer(self.model, [im for _,im in good], conf=self.conf, ood=self.ood)
-            except Exception as e: answers = [e] * len(good)
-            for (i,im),a in zip(good, answers):
-                name = files[i]['name']
-                if isinstance(a, Exception):
-                    texts[i] = f"Something went wrong with {name} ({type(a).__name__}: {a}). Try another photo."
-                    rows[i] = _row(name, texts[i], im, ok=False)
-                else: texts[i], rows[i] = a.text, _row(name, a.text, im, a.probs)
+        for i,im in good:
+            name = files[i]['name']
+            try: a, = answer(self.model, [im], conf=self.conf, ood=self.ood)
+            except Exception as e:  # one photo's failure is that photo's answer; the others still get theirs
+                texts[i] = f"Something went wrong with {name} ({type(e).__name__}: {e}). Try another photo."
+                rows[i] = _row(name, texts[i], im, ok=False)
+            else: texts[i], rows[i] = a.text, _row(name, a.text, im, a.probs)
         msgs = [texts[i] for i in range(len(files))]
         self.lbl.value = msgs[0] if len(msgs) == 1 else ' | '.join(f"{f['name']}: {t}" for f,t in zip(files, msgs))
         if len(self.upload.value) > self.max_files: self.lbl.value = f'Only the first {self.max_files} photos were classified. ' + self.lbl.value
@@ -128,7 +126,7 @@ def _arrived(self:BearApp, change # traitlets' change of `upload.value`
     "Photos that arrive after Classify was clicked are classified at once"
     if self._waiting and change['new']: self.classify()
 
-# %% ../nbs/05_app.ipynb #c019
+# %% ../nbs/05_app.ipynb #c021
 APP_CELLS = ["# Bear classifier\nUpload photos of bears and click **Classify**.",
              "from bear_lib.app import BearApp\nBearApp()"]
 

@@ -246,10 +246,11 @@ def answer(model, # from `load_model`
            ood:float=OOD_THRESHOLD # least ImageNet probability of our classes
           ) -> list:
     "An `Answer` for each of `imgs`"
-    ims = [im if isinstance(im, PILImage) else load_image(im) for im in imgs]
-    p,P = model.probs(ims, imagenet=True)
-    imap = getattr(model, 'imagenet_map', {})
-    return [decide(p[i], model.vocab, None if P is None else P[i], imap, conf, ood) for i in range(len(ims))]
+    imap, out = getattr(model, 'imagenet_map', {}), []
+    for im in imgs:  # one photo per forward pass: on CPU that is faster than batches (bench/predict_files.py)
+        p,P = model.probs([im if isinstance(im, PILImage) else load_image(im)], imagenet=True)
+        out.append(decide(p[0], model.vocab, None if P is None else P[0], imap, conf, ood))
+    return out
 
 # %% ../nbs/04_infer.ipynb #c027
 def pick_ood_threshold(mass, # `bear_mass` of in-domain photos
