@@ -113,7 +113,16 @@ def imagenet_probs(ims # RGB PIL images
     with torch.inference_mode(): return net(x).softmax(1)
 
 # %% ../nbs/04_infer.ipynb #c012
-class ImageNetBears:
+class _Classifier:
+    "What `ImageNetBears` and `BearModel` share: `predict` on top of their own `probs`"
+    def predict(self, img # a path, bytes or PIL image
+               ):
+        "(label, index, probabilities) for one image, as `Learner.predict` returns them"
+        p = self.probs([load_image(img)])[0]
+        i = p.argmax()
+        return self.vocab[i], i, p
+
+class ImageNetBears(_Classifier):
     "Zero-shot bear classifier: an ImageNet model's probabilities of its three bear classes"
     def __init__(self, classes:dict=IMAGENET_BEARS # our label → ImageNet category name
                 ):
@@ -134,17 +143,11 @@ class ImageNetBears:
         p = p / p.sum(1, keepdim=True)
         return (p, P) if imagenet else p
 
-    def predict(self, img):
-        "(label, index, probabilities) for one image, like `Learner.predict`"
-        p = self.probs([load_image(img)])[0]
-        i = p.argmax()
-        return self.vocab[i], i, p
-
 # %% ../nbs/04_infer.ipynb #c014
 ZERO_SHOT_EVAL = dict(error_rate=0.0135, n_valid=371, evaluated_on="bear_lib's sample photos, none used in training")
 
 # %% ../nbs/04_infer.ipynb #c017
-class BearModel:
+class BearModel(_Classifier):
     "A trained fastai export behind the same interface as `ImageNetBears`"
     def __init__(self, fname):
         self.fname = Path(fname)
@@ -165,6 +168,7 @@ class BearModel:
         self.imagenet_map = imap if set(imap) == set(map(str, self.vocab)) else {}
         dl = self.learn.dls.valid
         self._after_item, self._after_batch = dl.after_item, dl.after_batch
+        # validation-mode transforms: a loaded export's pipelines have no split_idx until their DataLoader runs, which sets 1 again
         self._after_item.split_idx = self._after_batch.split_idx = 1
         self.learn.model.eval()
 
@@ -178,18 +182,11 @@ class BearModel:
               imagenet:bool=False # also return the ImageNet probabilities (n × 1000), None when the classes aren't ImageNet's
              ):
         "Class probabilities (n × classes) of `ims`, preprocessed as the export's validation set"
-        self._after_item.split_idx = self._after_batch.split_idx = 1
         xs = [self._after_item((PILImage(im),))[0] for im in ims]
         x = self._after_batch((torch.stack(xs),))[0].as_subclass(torch.Tensor)  # a plain tensor through the model: no fastai dispatch per layer
         with torch.inference_mode(): p = self.learn.loss_func.activation(self.learn.model(x))
         if not imagenet: return p
         return p, (imagenet_probs(ims) if self.imagenet_map else None)
-
-    def predict(self, img):
-        "(label, index, probabilities) for one image, as `Learner.predict` returns them"
-        p = self.probs([load_image(img)])[0]
-        i = p.argmax()
-        return self.vocab[i], i, p
 
 # %% ../nbs/04_infer.ipynb #c018
 def load_model(fname=None, # a `bear_train` export; default: `$BEAR_MODEL`, else `export.pkl` if it exists

@@ -7,10 +7,10 @@ started and the notebook run when the page is opened), after one untimed warm-up
 button shows, clicks Classify and stops the clock when the answer is shown. Between runs the pool is given time to refill.
 Last line: ratio=<pre-heated seconds / cold seconds> (median of the runs).
 """
-import argparse, os, signal, statistics, subprocess, sys, time
+import argparse, statistics, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tests'))
-from conftest import BIN, free_port, wait_http, upload
+from conftest import start_app, stop_app, upload
 
 def first_answer(browser, url, photo):
     page = browser.new_page()
@@ -31,24 +31,16 @@ def pool_fills(log) -> int:
 
 def bench(browser, pool, runs, photo):
     import tempfile
-    port = free_port()
-    log = Path(tempfile.mkdtemp())/'server.log'
-    p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), '--pool', str(pool)], stdout=open(log, 'w'),
-                         stderr=subprocess.STDOUT, start_new_session=True)
+    p, url = start_app('--pool', pool, cwd=tempfile.mkdtemp())
     try:
-        url = f'http://127.0.0.1:{port}/'
-        wait_http(url, p)
         ts = []
         for i in range(runs):
             t = time.time()  # pre-heated: wait until the pool has a kernel that has run the notebook
-            while pool and pool_fills(log) < i + 1 and time.time() - t < 300: time.sleep(0.5)
+            while pool and pool_fills(p.log) < i + 1 and time.time() - t < 300: time.sleep(0.5)
             time.sleep(2)
             ts.append(first_answer(browser, url, photo))
         return ts
-    finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        try: p.wait(30)
-        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+    finally: stop_app(p)
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--runs', type=int, default=3); a = ap.parse_args()

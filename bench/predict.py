@@ -48,7 +48,7 @@ def main():
     net = model.learn.model.eval()
     fns = sorted(bears.rglob('*.jpg'))[::3][:a.n]
     ims = [load_image(f) for f in fns]
-    model.probs(ims[:1])  # sets the pipelines to validation mode
+    model.probs(ims[:1])  # warm up
     # identical preprocessing: the plain tensors equal fastai's
     ours_x = model._after_batch((torch.stack([model._after_item((im,))[0] for im in ims[:4]]),))[0]
     plain_x = torch.stack([plain_preprocess(im) for im in ims[:4]])

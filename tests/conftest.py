@@ -1,4 +1,4 @@
-import os, socket, subprocess, sys, time, urllib.request
+import os, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 
@@ -18,33 +18,48 @@ def wait_http(url, proc, timeout=120):
     "Wait until `url` answers 200, or fail with the server's output"
     t = time.time()
     while time.time() - t < timeout:
-        if proc.poll() is not None: raise RuntimeError(f'server exited: {proc.stdout.read()}')
+        if proc.poll() is not None: raise RuntimeError(f'server exited: {log_tail(proc)}')
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200: return
         except Exception: time.sleep(0.5)
     raise TimeoutError(f'{url} did not answer in {timeout} s')
 
+def log_tail(proc, n=5000) -> str:
+    "The last `n` characters of the output of a server from `start_app`"
+    return Path(proc.log).read_text(errors='replace')[-n:]
+
+def start_app(*args, cwd, env=None):
+    "Start `bear_app` with `args` on a free port; return (process, URL) once it answers"
+    port = free_port()
+    # output to a file: a pipe nobody reads fills up (64 KiB) and then stalls the server and its kernels
+    log = Path(cwd)/f'bear_app_{port}.log'
+    with open(log, 'w') as out:
+        p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), *map(str, args)], cwd=cwd, stdout=out,
+                             stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
+    p.log = log
+    url = f'http://127.0.0.1:{port}/'
+    try: wait_http(url, p)
+    except BaseException: stop_app(p); raise
+    return p, url
+
+def stop_app(p):
+    "Stop a server from `start_app`, and the kernels it started"
+    try: os.killpg(p.pid, signal.SIGTERM)
+    except ProcessLookupError: return
+    try: p.wait(30)
+    except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+
 @pytest.fixture
 def serve_app(tmp_path):
     "Start `bear_app` with the given args on a free port; yield its URL; stop it"
     procs = []
     def _serve(*args, env=None):
-        port = free_port()
-        p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), *map(str, args)], cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
-                             start_new_session=True)
+        p, url = start_app(*args, cwd=tmp_path, env=env)
         procs.append(p)
-        url = f'http://127.0.0.1:{port}/'
-        wait_http(url, p)
         return url
     yield _serve
-    import signal
-    for p in procs:
-        try: os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError: pass
-        try: p.wait(20)
-        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+    for p in procs: stop_app(p)
 
 @pytest.fixture(scope='session')
 def browser():

@@ -1,25 +1,16 @@
 "Browser tests of the Voilà app: out-of-domain photos, bad uploads, several photos in one upload (Playwright + Debian Chromium)"
-import os, signal, subprocess, time
+import os, time
 from pathlib import Path
 import pytest
-from conftest import BIN, free_port, wait_http, upload, classify, mark_old, wait_rows
+from conftest import start_app, stop_app, upload, classify, mark_old, wait_rows
 
 
 @pytest.fixture(scope='module')
 def app_url(tmp_path_factory):
     "One `bear_app` (zero-shot model, one pre-heated kernel) for the whole module"
-    cwd = tmp_path_factory.mktemp('app')
-    port = free_port()
-    p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), '--pool', '1'], cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        url = f'http://127.0.0.1:{port}/'
-        wait_http(url, p)
-        yield url
-    finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        try: p.wait(30)
-        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+    p, url = start_app('--pool', 1, cwd=tmp_path_factory.mktemp('app'))
+    try: yield url
+    finally: stop_app(p)
 
 @pytest.fixture
 def page(browser, app_url):
