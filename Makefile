@@ -29,6 +29,6 @@ nbtest: setup  ## export the library from the notebooks, clean them, run every n
 
 pytest: setup  ## CLI and Voilà app across processes and in a browser; the 8-page load test in a process of its own
 	$(VENV)/bin/python -m pytest -q -p no:warnings tests --deselect tests/test_app_load.py::test_load_and_culling
-	$(VENV)/bin/python -m pytest -q -p no:warnings tests/test_app_load.py
+	$(VENV)/bin/python -m pytest -q -p no:warnings tests/test_app_load.py::test_load_and_culling
 
 test: nbtest pytest  ## everything CI runs

@@ -1,7 +1,7 @@
-"Load test: 8 concurrent pages each classify 5 photos; afterwards idle kernels are culled back to the pre-heated pool"
-import asyncio, os, signal, subprocess, threading, time
+"Load test: 8 concurrent pages each classify 5 photos; afterwards idle kernels are culled back to the pre-heated pool. And culling spares a kernel just handed to a page."
+import asyncio, threading, time
 import pytest
-from conftest import BIN, free_port, wait_http
+from conftest import start_app, stop_app, log_tail
 
 POOL, CULL, PAGES, PHOTOS = 2, 45, 8, 5  # CULL: long enough that a page still loading under load keeps its kernel
 
@@ -73,12 +73,8 @@ def _run_in_thread(url, photos):
     return out['r']
 
 def test_load_and_culling(tmp_path, photos):
-    port = free_port()
-    p = subprocess.Popen([str(BIN/'bear_app'), '--port', str(port), '--pool', str(POOL), '--cull_idle', str(CULL)], cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    p, url = start_app('--pool', POOL, '--cull_idle', CULL, cwd=tmp_path)
     try:
-        url = f'http://127.0.0.1:{port}/'
-        wait_http(url, p)
         wait_kernels(p.pid, POOL, 180)
         t = time.time()
         results = _run_in_thread(url, photos)
@@ -93,7 +89,25 @@ def test_load_and_culling(tmp_path, photos):
         time.sleep(CULL // 2 + 2)
         assert live_kernels(p.pid) == POOL
         print(f'\n{PAGES} pages x {PHOTOS} photos: all right in {took:.0f} s; {peak} kernels after, back to {POOL} in {secs:.0f} s')
-    finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        try: p.wait(30)
-        except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+    except BaseException:
+        print(f'server log ({p.log.stat().st_size} bytes), its end:\n{log_tail(p)}'); raise
+    finally: stop_app(p)
+
+def test_handed_out_kernel_waits_for_its_page(tmp_path):
+    "A pre-heated kernel that waited in the pool longer than the cull time is not culled the moment a page takes it"
+    import re, urllib.request
+    p, url = start_app('--pool', 1, '--cull_idle', 20, cwd=tmp_path)  # culling passes every 10 s
+    try:
+        log = lambda: p.log.read_text(errors='replace')
+        t = time.time()
+        while log().count('is filled with') < 2 and time.time() - t < 180: time.sleep(0.5)  # refilled after wait_http's page
+        time.sleep(30)  # the pooled kernel is idle for longer than the cull time
+        urllib.request.urlopen(url, timeout=120).read()  # a page takes it; no browser connects
+        kid = re.findall(r'Using pre-heated kernel: (\S+)', log())[-1]
+        culled = lambda: f'({kid}) with 0 connections' in log()
+        time.sleep(12)  # over a culling pass later: Jupyter's culler alone would have shut it down by now
+        assert not culled(), log()[-3000:]
+        t = time.time()
+        while not culled() and time.time() - t < 60: time.sleep(1)
+        assert culled(), log()[-3000:]  # its page never connected: culled after the cull time
+    finally: stop_app(p)
