@@ -13,7 +13,7 @@ from fastcore.all import *
 from fastai.learner import Learner
 from fastai.vision.widgets import ImagesCleaner, ImageClassifierCleaner
 import fastai.vision.widgets as _fw
-from .gather import class_folders, unique_path, sha256, append_jsonl, read_jsonl
+from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl
 from .data import bear_dls
 
 # %% auto #0

@@ -6,7 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 from fastai.vision.all import *
-from .gather import class_folders
+from .core import class_folders
 
 # %% auto #0
 __all__ = ['get_bear_files', 'bear_block', 'bear_dls']

@@ -9,53 +9,17 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from urllib.parse import urlparse, unquote, urljoin
 from fastcore.all import *
+from .core import class_folders, sample_bears, sha256, append_jsonl, read_jsonl, unique_path, _is_class_dir
 from fastprogress.fastprogress import progress_bar
 from PIL import Image, ImageOps
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'class_folders', 'sample_bears', 'sha256', 'append_jsonl', 'read_jsonl', 'SearchError', 'ImageSource',
-           'DDGSSource', 'URLFileSource', 'FolderSource', 'search_images', 'verify_image', 'unique_path', 'quarantine',
-           'verify_folder', 'download_images', 'find_duplicates', 'dedupe', 'duplicates_report', 'show_duplicates',
-           'import_folder', 'gather']
+__all__ = ['IMAGE_EXTS', 'SearchError', 'ImageSource', 'DDGSSource', 'URLFileSource', 'FolderSource', 'search_images',
+           'verify_image', 'quarantine', 'verify_folder', 'download_images', 'find_duplicates', 'dedupe',
+           'duplicates_report', 'show_duplicates', 'import_folder', 'gather']
 
 # %% ../nbs/00_gather.ipynb #c005
 IMAGE_EXTS = {'.jpg', '.jpeg', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff'}
-
-def _is_class_dir(p:Path): return p.is_dir() and not p.name.startswith(('_', '.'))
-
-def class_folders(path) -> L:
-    "Sorted class sub-folders of `path`, skipping `_quarantine`, `_trash` and hidden folders"
-    return L(sorted(o for o in Path(path).iterdir() if _is_class_dir(o)))
-
-# %% ../nbs/00_gather.ipynb #c007
-def sample_bears() -> Path:
-    "Folder of the sample bear photos: `$BEARS_DIR`, else `shared/data/bears` in this folder or one above it"
-    env = os.environ.get('BEARS_DIR')
-    if env: cands = [Path(env)]
-    else: cands = [p/'shared'/'data'/'bears' for p in [Path.cwd(), *Path.cwd().parents]]
-    for c in cands:
-        if c.is_dir() and class_folders(c): return c
-    raise FileNotFoundError("No sample bear photos found: set BEARS_DIR to a folder of class folders "
-                            "(black/, grizzly/, teddy/), or gather your own with `bear_gather`.")
-
-# %% ../nbs/00_gather.ipynb #c010
-def sha256(fn) -> str:
-    "Hex sha256 of the file `fn`"
-    h = hashlib.sha256()
-    with open(fn, 'rb') as f:
-        for b in iter(lambda: f.read(1<<20), b''): h.update(b)
-    return h.hexdigest()
-
-def append_jsonl(fn, rows):
-    "Append the dicts `rows` to the JSON-lines file `fn`"
-    fn = Path(fn); fn.parent.mkdir(parents=True, exist_ok=True)
-    with open(fn, 'a') as f:
-        for r in rows: f.write(json.dumps(r, default=str) + '\n')
-
-def read_jsonl(fn) -> L:
-    "Rows of the JSON-lines file `fn` (empty if it doesn't exist)"
-    fn = Path(fn)
-    return L(json.loads(l) for l in fn.read_text().splitlines() if l.strip()) if fn.exists() else L()
 
 # %% ../nbs/00_gather.ipynb #c013
 class SearchError(RuntimeError):
@@ -215,15 +179,6 @@ def _normalize(im:Image.Image, max_side:int|None=None) -> Image.Image|None:
     return None if out is im else out
 
 # %% ../nbs/00_gather.ipynb #c031
-def unique_path(p:Path, # the path wanted
-                taken=() # paths to avoid as well, e.g. destinations already planned
-               ) -> Path:
-    "`p` if nothing is there (or in `taken`), else `p` with the first free ` (n)` suffix"
-    p = Path(p)
-    for i in range(1_000_000):
-        q = p if i == 0 else p.with_name(f'{p.stem} ({i}){p.suffix}')
-        if q not in taken and not q.exists(): return q
-
 def quarantine(fn, root, reason:str, log='quarantine.jsonl') -> Path:
     "Move `fn` into `root/_quarantine/<class>/`, never overwriting, and record `reason` in `root/log`"
     fn,root = Path(fn),Path(root)

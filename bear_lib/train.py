@@ -8,7 +8,7 @@ import json, time, hashlib, platform
 from pathlib import Path
 import torch, torchvision, PIL, fastai
 from fastai.vision.all import *
-from .gather import sha256
+from .core import sha256
 from .data import bear_dls, get_bear_files
 from .backbones import get_backbone
 

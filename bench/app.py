@@ -45,7 +45,7 @@ def bench(browser, pool, runs, photo):
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--runs', type=int, default=3); a = ap.parse_args()
     from playwright.sync_api import sync_playwright
-    from bear_lib.gather import sample_bears
+    from bear_lib.core import sample_bears
     photo = sample_bears()/'grizzly'/'grizzly_0001.jpg'
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path='/usr/bin/chromium', args=['--no-sandbox', '--disable-gpu', '--disable-background-networking'])

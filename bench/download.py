@@ -51,7 +51,8 @@ def main():
     ap.add_argument('--rounds', type=int, default=2, help='rounds of both; the best of each is compared')
     a = ap.parse_args()
 
-    from bear_lib.gather import sample_bears, download_images as ours
+    from bear_lib.core import sample_bears
+    from bear_lib.gather import download_images as ours
     from fastai.vision.utils import download_images as fastai_dl
     bears = sample_bears()
     fns = sorted(f for d in sorted(bears.iterdir()) if d.is_dir() for f in sorted(d.iterdir()) if f.suffix == '.jpg')[:a.n]

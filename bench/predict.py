@@ -35,7 +35,7 @@ def main():
     torch.set_num_threads(a.threads)
     warnings.filterwarnings('ignore')
     from fastai.vision.all import vision_learner
-    from bear_lib.gather import sample_bears
+    from bear_lib.core import sample_bears
     from bear_lib.data import bear_dls
     from bear_lib.backbones import mobilenet_v2
     from bear_lib.infer import BearModel, load_image

@@ -23,7 +23,7 @@ def main():
     torch.set_num_threads(a.threads)
     warnings.filterwarnings('ignore')
     from fastprogress.fastprogress import progress_bar
-    from bear_lib.gather import sample_bears
+    from bear_lib.core import sample_bears
     from bear_lib.infer import load_model, load_image, predict_files, _expand
     model = load_model(a.model)
     fns = _expand(sample_bears())

@@ -11,7 +11,7 @@ import argparse, copy, time
 import torch, torchvision.transforms as T
 from PIL import Image
 from fastai.vision.all import vision_learner, create_vision_model, error_rate, imagenet_stats, set_seed
-from bear_lib.gather import sample_bears
+from bear_lib.core import sample_bears
 from bear_lib.data import bear_dls
 from bear_lib.backbones import mobilenet_v2
 

@@ -7,7 +7,7 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope='session')
 def bears():
-    from bear_lib.gather import sample_bears
+    from bear_lib.core import sample_bears
     return sample_bears()
 
 def free_port():

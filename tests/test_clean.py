@@ -3,7 +3,8 @@ import shutil
 from collections import Counter
 from pathlib import Path
 import pytest
-from bear_lib.gather import import_folder, sha256, read_jsonl
+from bear_lib.gather import import_folder
+from bear_lib.core import sha256, read_jsonl
 from bear_lib.clean import (Cleaner, clean_app, cleaning_learner, apply_clean, undo_clean, losses_csv, apply_csv,
                             DELETE, KEEP, TRASH, LEDGER)
 

@@ -1,7 +1,7 @@
 "The cleaning page in Voilà, in a real browser: mark one image Delete and one for another class, Apply, find the files moved."
 import re
 from pathlib import Path
-from bear_lib.gather import read_jsonl
+from bear_lib.core import read_jsonl
 from bear_lib.clean import TRASH, LEDGER
 from test_clean import tiny, dataset, snapshot  # a tiny trained export and a fresh copy of its dataset
 

@@ -3,7 +3,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 from hypothesis import given, settings, strategies as st, HealthCheck
-from bear_lib.gather import sha256
+from bear_lib.core import sha256
 from bear_lib.clean import apply_clean, undo_clean, read_jsonl, DELETE, KEEP, TRASH, LEDGER
 
 CLASSES, NAMES = ['black', 'grizzly', 'teddy'], ['a.jpg', 'b.jpg', 'a (1).jpg']

@@ -4,7 +4,8 @@ from pathlib import Path
 from urllib.parse import unquote
 import pytest
 from PIL import Image
-from bear_lib.gather import download_images, read_jsonl, sample_bears
+from bear_lib.gather import download_images
+from bear_lib.core import read_jsonl, sample_bears
 
 CONNECT, READ, DEADLINE = 1, 1, 2  # seconds: the test's timeouts
 
