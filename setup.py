@@ -20,7 +20,10 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
-dev_requirements = (cfg.get('dev_requirements') or '').split()
+# every `X_requirements` setting is the extra `X` (`pip install "bear_lib[serve]"`); dev runs every test, so it has them all
+extras = {k[:-len('_requirements')]: shlex.split(v) for k,v in cfg.items()
+          if k.endswith('_requirements') and k != 'pip_requirements' and v.strip()}
+extras['dev'] = extras.get('dev', []) + extras.get('serve', []) + extras.get('lite0', [])
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -34,7 +37,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['bear_lib', 'bear_lib.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require=extras,
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

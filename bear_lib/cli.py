@@ -12,24 +12,31 @@ from fastcore.script import call_parse, Param, store_true
 # %% auto #0
 __all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'bear_app']
 
-# %% ../nbs/06_cli.ipynb #c004
+# %% ../nbs/06_cli.ipynb #c003a
 from functools import wraps
 from fastcore.script import anno_parser
+import bear_lib
 
 def _dashed(f):
-    "Let a command line spell options with dashes (`--from-folder`) as well as underscores (`--from_folder`)"
-    def fix(a):
-        if not a.startswith('--') or a == '--': return a
-        head,eq,tail = a.partition('=')
-        return '--' + head[2:].replace('-', '_') + eq + tail
+    "The one way every command parses its line: `--version`, and options spelled with dashes (`--cull-idle`) or underscores"
+    def fix(args):
+        out = []
+        for i,a in enumerate(args):
+            if a == '--': return out + args[i:]  # after `--` everything is a value, as in argparse
+            head,eq,tail = a.partition('=')
+            out.append('--' + head[2:].replace('-', '_') + eq + tail if a.startswith('--') else a)
+        return out
     @wraps(f)
     def _g(*args, **kwargs):
         if args or kwargs: return f(*args, **kwargs)
-        kw = vars(anno_parser(f).parse_args([fix(a) for a in sys.argv[1:]]))
+        p = anno_parser(f)
+        p.add_argument('--version', action='version', version=f'%(prog)s (bear_lib {bear_lib.__version__})')
+        kw = vars(p.parse_args(fix(sys.argv[1:])))
         kw.pop('pdb', None); kw.pop('xtra', None)
         return f(**kw)
     return _g
 
+# %% ../nbs/06_cli.ipynb #c004
 @_dashed
 @call_parse
 def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'teddy bear'", str, nargs='*'),
@@ -62,6 +69,7 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
     _dedupe(dest, dry_run=not dedupe)
 
 # %% ../nbs/06_cli.ipynb #c005
+@_dashed
 @call_parse
 def bear_train(images:Param("Dataset: a folder of class folders", str, required=True)=None,
                out:str='export.pkl', # Where to save the model (a JSON sidecar and plots go beside it)
@@ -84,6 +92,7 @@ def bear_train(images:Param("Dataset: a folder of class folders", str, required=
           f"{time.time()-t:.0f} s in all\nmodel:   {Path(out).absolute()}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
 
 # %% ../nbs/06_cli.ipynb #c006
+@_dashed
 @call_parse
 def bear_predict(files:Param("Image files or folders", str, nargs='+'),
                  model:str=None, # A `bear_train` export (default: the zero-shot ImageNet model)
@@ -115,6 +124,7 @@ def voila_cmd(nb, # the notebook to serve
     elif pool is not None: cmd += ['--VoilaConfiguration.preheat_kernel=True', f'--VoilaConfiguration.default_pool_size={pool}']
     return cmd
 
+@_dashed
 @call_parse
 def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if it exists, else the zero-shot ImageNet model)
              port:int=8866, # Port to serve on
