@@ -124,4 +124,4 @@ def pytest_collection_modifyitems(config, items):
         load = getattr(item, "originalname", item.name) in _LOAD
         if load: item.add_marker(pytest.mark.load)
         if 'browser' in fixtures or load: item.add_marker(pytest.mark.browser)  # the load test launches its own Chromium
-        if fixtures & _SLOW_FIXTURES or load or hasattr(item.module, 'start_app'): item.add_marker(pytest.mark.slow)
+        if fixtures & _SLOW_FIXTURES or load or hasattr(getattr(item, 'module', None), 'start_app'): item.add_marker(pytest.mark.slow)

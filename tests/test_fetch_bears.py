@@ -100,3 +100,17 @@ def test_manifest_sources_stay_in_the_pinned_repo(tmp_path):
     bad = dict(ROWS[0], source=ROWS[0]['source'].replace('bears/black', '../etc'))
     r = fetch('--dest', tmp_path/'b', '--archive', tmp_path/'none.tar.gz', '--manifest', write_manifest(tmp_path/'m.tsv', [bad]))
     assert r.returncode == 1 and 'has a source outside' in r.stderr, r.stderr
+
+def test_download_over_http(bears, tmp_path):
+    "The archive fetched from a URL (a loopback server standing in for GitHub)"
+    import functools, http.server, threading
+    rows = subset()[:3]
+    make_archive(tmp_path/'repo.tar.gz', {src(r): original(bears, r) for r in rows})
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = f'http://127.0.0.1:{srv.server_address[1]}/repo.tar.gz'
+        r = fetch('--dest', tmp_path/'bears', '--archive', url, '--manifest', write_manifest(tmp_path/'m.tsv', rows))
+        srv.shutdown()
+    assert r.returncode == 0, r.stderr
+    assert f'downloading {url}' in r.stdout and '3 photos' in r.stdout, r.stdout
