@@ -44,7 +44,7 @@ nbtest: setup  ## export the library from the notebooks, clean them, run every n
 	cd nbs && $(VBIN)/nbdev_test --flags "slow browser"
 
 pytest: setup  ## CLI, service and Voilà app across processes and in a browser; the 8-page load test in a process of its own
-	$(PYTEST) -m "not load" tests
+	$(PYTEST) -m "not load and not network" tests
 	$(PYTEST) -m load tests
 
 test: nbtest pytest  ## everything CI runs
