@@ -146,6 +146,10 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
         st.log.close()
     app = FastAPI(title='bear_lib', summary='Black, grizzly or teddy bear? One photo in, one answer out.', lifespan=lifespan)
 
+    @app.exception_handler(Exception)
+    async def _failed(request, e):  # JSON like every other answer; uvicorn logs the traceback
+        return JSONResponse({'detail': f"The service failed on this request ({type(e).__name__}): try again, or report it."}, 500)
+
     async def _answer(st, name, data):
         from bear_lib.infer import BadImage
         try: return await run_in_threadpool(_answer_one, st, data)
