@@ -63,9 +63,8 @@ def model_id(model # from `bear_lib.infer.load_model`
 
 # %% ../nbs/07_log.ipynb #lg012
 def _on_sqlite_connect(dbapi_con, _):
-    # WAL and the busy wait are per-connection settings SQLAlchemy has no option for: set them on every new connection
+    # SQLAlchemy has no option for SQLite's journal mode; WAL sticks to the file once set, and this makes sure it is
     dbapi_con.execute('PRAGMA journal_mode=WAL')
-    dbapi_con.execute('PRAGMA busy_timeout=30000')
 
 def open_engine(url:str # a SQLAlchemy URL, from `log_url`
                ) -> sa.Engine:
@@ -73,7 +72,7 @@ def open_engine(url:str # a SQLAlchemy URL, from `log_url`
     u = sa.make_url(url)
     if u.get_backend_name() == 'sqlite':
         if u.database and u.database != ':memory:': Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        eng = sa.create_engine(u, connect_args=dict(timeout=30))
+        eng = sa.create_engine(u, connect_args=dict(timeout=30))  # wait up to 30 s for another writer, not "database is locked"
         sa.event.listen(eng, 'connect', _on_sqlite_connect)
     else: eng = sa.create_engine(u, pool_pre_ping=True)
     try: _meta.create_all(eng)

@@ -50,7 +50,7 @@ def check_logged_once(log, responses, n_before):
 def server(tmp_path_factory):
     "`bear_serve` with two workers, a SQLite log and a 2 MB limit; yields (URL, log path, process)"
     d = tmp_path_factory.mktemp('serve')
-    p, url = start_serve('--workers', 2, '--log', d/'log.db', '--max-mb', MAX_MB, '--max-files', MAX_FILES, cwd=d)
+    p, url = start_serve('--workers', 2, '--log', d/'log.db', '--photos', d/'photos', '--max-mb', MAX_MB, '--max-files', MAX_FILES, cwd=d)
     yield url, d/'log.db', p
     stop_app(p)
 
@@ -210,4 +210,11 @@ def test_concurrent_requests_logged_once(server, bears):
     assert [r.json()['sha256'] for r in rs] == [hashlib.sha256(b).hexdigest() for b in photos]
     check_logged_once(log, rs, n_before)
     assert len(workers_of(p)) == 2
+    kept = log.frame().set_index('uid').loc[[r.json()['id'] for r in rs], 'photo']  # --photos: kept for review
+    assert [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in kept] == [r.json()['sha256'] for r in rs]
+    assert all(Path(f).parent.parent == db.parent/'photos' for f in kept)
     log.close()
+
+def test_missing_model_refused(tmp_path):
+    r = subprocess.run([*serve_cmd(), '--model', tmp_path/'nope.pkl'], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and 'No model at' in r.stderr and 'bear_train' in r.stderr
