@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from .log import PredictionLog, answer_word, model_id
+from .log import PredictionLog, model_id
 
 # %% auto #0
 __all__ = ['read_photos', 'Prediction', 'BatchItem', 'Batch', 'Problem', 'create_app', 'app_from_env']

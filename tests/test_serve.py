@@ -1,8 +1,8 @@
 "The JSON service as a client sees it: `bear_serve` in its own processes (two uvicorn workers), over a socket."
-import concurrent.futures as cf, hashlib, io, json, os, socket, subprocess, sys, time
+import concurrent.futures as cf, hashlib, json, os, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
-from conftest import BIN, free_port, wait_http, log_tail, stop_app
+from conftest import BIN, free_port, wait_http, stop_app
 
 MAX_MB, MAX_FILES = 2, 16
 
@@ -112,7 +112,7 @@ def _raw(port, head:bytes, parts, timeout=20):
     status = int(data.split(b' ', 2)[1])
     return status, json.loads(data.split(b'\r\n\r\n', 1)[1])
 
-def _bad_requests(bears, tmp):
+def _bad_requests(bears):
     "(what, request function, expected status, words the answer must contain)"
     import httpx
     good = bear_photos(bears, 1)[0].read_bytes()
@@ -142,13 +142,13 @@ def _bad_requests(bears, tmp):
         ('GET /predict', lambda url: httpx.get(url + '/predict'), 405, 'Method Not Allowed'),
     ]
 
-def test_bad_requests_then_good(server, bears, tmp_path):
+def test_bad_requests_then_good(server, bears):
     "Each bad request gets a 4xx JSON answer that says what to do, and the next good request is answered"
     import httpx
     url = server[0]
     good = bear_photos(bears, 1)[0].read_bytes()
     failures = []
-    for what, send, status, words in _bad_requests(bears, tmp_path):
+    for what, send, status, words in _bad_requests(bears):
         t = time.time()
         r = send(url)
         got, body = r if isinstance(r, tuple) else (r.status_code, r.json())
