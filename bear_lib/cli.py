@@ -10,7 +10,7 @@ from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
 
 # %% auto #0
-__all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'bear_app']
+__all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'bear_app', 'bear_serve']
 
 # %% ../nbs/06_cli.ipynb #c003a
 from functools import wraps
@@ -152,3 +152,31 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
     print(f"Serving {'model ' + env['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{ip}:{port}/", flush=True)
     try: sys.exit(subprocess.call(voila_cmd(nb, port, ip, cull_idle=cull_idle, pool=pool), env=env, cwd=nb.parent))
     except KeyboardInterrupt: pass
+
+# %% ../nbs/06_cli.ipynb #sv-cli
+@_dashed
+@call_parse
+def bear_serve(model:str=None, # A `bear_train` export (default: ./export.pkl if it exists, else the zero-shot ImageNet model)
+               port:int=8000, # Port to serve on
+               host:str='127.0.0.1', # Address to listen on (0.0.0.0 to serve other machines)
+               workers:int=1, # Worker processes, each with its own copy of the model
+               log:str=None, # Prediction log: a SQLite file or a SQLAlchemy URL, e.g. postgresql+psycopg://user@db/bears (default: $BEAR_LOG, else predictions.db)
+               photos:str=None, # Keep uploaded photos in this folder for review (default: keep none)
+               max_mb:float=20, # Largest request body, in MB
+               max_files:int=16, # Most files in one /predict/batch request
+              ):
+    "Serve the classifier as a JSON HTTP service: POST /predict and /predict/batch, GET /health and /model, docs at /docs"
+    import uvicorn
+    from bear_lib.log import log_url
+    if model is None and Path('export.pkl').is_file(): model = 'export.pkl'
+    if model:
+        if not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
+        os.environ['BEAR_MODEL'] = str(Path(model).resolve())
+    else: os.environ.pop('BEAR_MODEL', None)
+    os.environ.update(BEAR_LOG=log_url(log), BEAR_MAX_MB=str(max_mb), BEAR_MAX_FILES=str(max_files))
+    if photos: os.environ['BEAR_PHOTOS'] = str(Path(photos).resolve())
+    # each worker answers one photo at a time: give each its share of the cores
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // max(1, workers))))
+    print(f"Serving {'model ' + os.environ['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{host}:{port}/ "
+          f"({workers} worker{'s' * (workers > 1)}; docs at /docs; log {os.environ['BEAR_LOG']})", flush=True)
+    uvicorn.run('bear_lib.serve:app_from_env', factory=True, host=host, port=port, workers=workers)

@@ -1,0 +1,119 @@
+"""Throughput and latency of the JSON service (`bear_serve`) under 8 concurrent clients over loopback, on the sample bears:
+our service against a baseline service, both started the same way in the same run, measured in alternating rounds.
+
+    python bench/serve.py [--model M] [--backend onnx] [--baseline-model M] [--baseline-backend torch]
+                          [--workers 1] [--clients 8] [--requests 200] [--rounds 3]
+
+The intended comparison is the service on ONNX Runtime (ours) against the same service on PyTorch (the baseline).
+A backend is handed to the service as `$BEAR_BACKEND`, which it passes to `load_model(..., backend=)`; `auto` passes none
+(load_model's own choice, e.g. by the model file). A side whose service can't start (e.g. a `load_model` without that
+backend) stops the run with the service's output: no ratio is printed for a side that wasn't measured.
+Each request POSTs one photo's bytes (Content-Type image/jpeg) and must get 200; every answer is also written to a
+SQLite prediction log in a temporary folder, as in production. Clients and service share this machine's cores.
+Each side's figures are from its median round by throughput.
+Last line: ratio=<ours requests/s / baseline requests/s>; the goal is >= 2.5 with ours' p99 <= 100 ms.
+"""
+import argparse, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+from pathlib import Path
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def start(model, backend, workers, tmp, threads):
+    "Start `bear_serve` on a free port; return (process, URL, log file) once /health answers"
+    port = free_port()
+    env = {k: v for k,v in os.environ.items() if k != 'BEAR_BACKEND'}
+    if backend != 'auto': env['BEAR_BACKEND'] = backend
+    if threads: env['OMP_NUM_THREADS'] = str(threads)
+    log = tmp/f'serve_{port}.log'
+    cmd = [sys.executable, '-c', 'from bear_lib.cli import bear_serve; bear_serve()', '--port', str(port), '--workers', str(workers),
+           '--log', str(tmp/f'log_{port}.db')] + (['--model', model] if model else [])
+    with open(log, 'w') as out:
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=tmp)
+    url = f'http://127.0.0.1:{port}'
+    t = time.time()
+    while time.time() - t < 300:
+        if p.poll() is not None: break
+        try:
+            with urllib.request.urlopen(f'{url}/health', timeout=2) as r:
+                if r.status == 200: return p, url, log
+        except Exception: time.sleep(0.5)
+    stop(p)
+    sys.exit(f'The service (model {model or "default"}, backend {backend}) did not start; its output:\n' + log.read_text()[-3000:])
+
+def stop(p):
+    try: os.killpg(p.pid, signal.SIGTERM); p.wait(30)
+    except ProcessLookupError: pass
+    except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+
+def load(url, photos, clients, n, warmup):
+    "`n` requests from `clients` threads, each with its own keep-alive connection; (seconds, latencies in s)"
+    import httpx
+    lats, lock, errors = [], threading.Lock(), []
+    todo = iter(range(n))
+    def client(k):
+        with httpx.Client(timeout=120) as c:
+            for i in range(warmup): c.post(f'{url}/predict', content=photos[(k + i) % len(photos)], headers={'content-type': 'image/jpeg'})
+            go.wait()
+            while True:
+                with lock: i = next(todo, None)
+                if i is None: return
+                t = time.perf_counter()
+                r = c.post(f'{url}/predict', content=photos[i % len(photos)], headers={'content-type': 'image/jpeg'})
+                dt = time.perf_counter() - t
+                with lock:
+                    if r.status_code != 200: errors.append(r.text[:200])
+                    lats.append(dt)
+    go = threading.Event()
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in ts: t.start()
+    time.sleep(0.5 + 0.2 * warmup * clients)  # let the warm-up requests finish
+    t0 = time.perf_counter(); go.set()
+    for t in ts: t.join()
+    if errors: sys.exit(f'{len(errors)} requests failed, e.g. {errors[0]}')
+    return time.perf_counter() - t0, lats
+
+def pct(xs, q):
+    xs = sorted(xs); return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--model', help='our model file (default: load_model\'s default)')
+    ap.add_argument('--backend', default='onnx', choices=['onnx', 'torch', 'auto'])
+    ap.add_argument('--baseline-model', help='the baseline\'s model file (default: --model)')
+    ap.add_argument('--baseline-backend', default='torch', choices=['onnx', 'torch', 'auto'])
+    ap.add_argument('--workers', type=int, default=1); ap.add_argument('--clients', type=int, default=8)
+    ap.add_argument('--requests', type=int, default=200); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--warmup', type=int, default=2)
+    ap.add_argument('--threads', type=int, default=0, help='OMP_NUM_THREADS of the service (default: bear_serve\'s: cores / workers)')
+    a = ap.parse_args()
+    from bear_lib.core import sample_bears
+    fns = sorted(f for c in sorted(sample_bears().iterdir()) if c.is_dir() for f in c.glob('*.jpg'))
+    photos = [f.read_bytes() for f in fns]
+    tmp = Path(tempfile.mkdtemp(prefix='bench_serve_'))
+    sides = {'baseline': (a.baseline_model or a.model, a.baseline_backend), 'ours': (a.model, a.backend)}
+    print(f'{len(photos)} sample photos, {a.clients} concurrent clients, {a.rounds} rounds of {a.requests} requests per side, '
+          f'{a.workers} worker(s) per service, {os.cpu_count()} cores shared by clients and services')
+    procs, urls, runs = [], {}, {k: [] for k in sides}
+    try:
+        for name, (model, backend) in sides.items():
+            p, urls[name], _ = start(model, backend, a.workers, tmp, a.threads)
+            procs.append(p)
+        # both services are up (an idle one costs nothing); rounds alternate between them, so a slow spell of this
+        # shared machine falls on both sides, not on one
+        for r in range(a.rounds):
+            for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+                runs[name].append(load(urls[name], photos, a.clients, a.requests, a.warmup))
+    finally:
+        for p in procs: stop(p)
+    rps = {}
+    for name, (model, backend) in sides.items():
+        by = sorted(runs[name], key=lambda x: len(x[1]) / x[0])
+        secs, lats = by[len(by) // 2]  # the median round by throughput
+        rps[name] = len(lats) / secs
+        print(f'{name:8s} model {model or "default"}, backend {backend}: {rps[name]:.1f} requests/s, p50 {pct(lats, .5)*1000:.0f} ms, '
+              f'p99 {pct(lats, .99)*1000:.0f} ms (median round; rounds: {", ".join(f"{len(l)/t:.1f}" for t,l in runs[name])} requests/s)', flush=True)
+    if sides['ours'] == sides['baseline']: print('(both sides are the same service: a check of the harness, not a comparison)')
+    print(f'ratio={rps["ours"] / rps["baseline"]:.3f}')
+
+if __name__ == '__main__': main()

@@ -1,0 +1,84 @@
+"""The prediction log on a real PostgreSQL, as replicas share it: a throwaway cluster (Debian's `postgresql` package,
+`initdb` and `pg_ctl` in a temporary folder on a free port), two `bear_serve` workers writing to it at once."""
+import glob, os, pwd, shutil, subprocess, tempfile, threading
+from pathlib import Path
+import pytest
+from conftest import free_port, stop_app
+from test_serve import start_serve, post_many, check_logged_once, bear_photos, workers_of
+
+def pg_bin():
+    "The folder of the PostgreSQL server programs (Debian keeps them out of PATH), or None"
+    for d in sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=lambda d: int(Path(d).parent.name), reverse=True):
+        if (Path(d)/'initdb').exists() and (Path(d)/'pg_ctl').exists(): return Path(d)
+    w = shutil.which('initdb')
+    return Path(w).resolve().parent if w and shutil.which('pg_ctl') else None
+
+@pytest.fixture(scope='module')
+def postgres():
+    "A PostgreSQL cluster of its own on 127.0.0.1; yields a function that makes a fresh database and returns its URL"
+    bin = pg_bin()
+    if bin is None: pytest.skip("PostgreSQL server programs (initdb, pg_ctl) not found: `apt-get install -y postgresql`")
+    d = Path(tempfile.mkdtemp(prefix='bear_pg_'))
+    as_user = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as the package's `postgres` user
+        user = 'postgres' if 'postgres' in {p.pw_name for p in pwd.getpwall()} else 'nobody'
+        shutil.chown(d, user)
+        as_user = ['runuser', '-u', user, '--']
+    def pg(*args): subprocess.run([*as_user, *map(str, args)], check=True, capture_output=True, text=True)
+    port = free_port()
+    pg(bin/'initdb', '-D', d/'data', '-U', 'bear', '--auth=trust', '-E', 'UTF8', '--no-sync')
+    pg(bin/'pg_ctl', '-D', d/'data', '-l', d/'server.log', '-w', '-t', '60', 'start',
+       '-o', f'-p {port} -k {d} -c listen_addresses=127.0.0.1 -c max_connections=100')
+    import sqlalchemy as sa
+    admin = sa.create_engine(f'postgresql+psycopg://bear@127.0.0.1:{port}/postgres', isolation_level='AUTOCOMMIT')
+    n = iter(range(1000))
+    def new_db():
+        name = f'log{next(n)}'
+        with admin.connect() as c: c.exec_driver_sql(f'CREATE DATABASE {name}')
+        return f'postgresql+psycopg://bear@127.0.0.1:{port}/{name}'
+    try: yield new_db
+    finally:
+        admin.dispose()
+        subprocess.run([*as_user, str(bin/'pg_ctl'), '-D', str(d/'data'), '-m', 'fast', '-w', 'stop'], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)  # the throwaway cluster, in a temporary folder of its own
+
+def test_postgres_roundtrip(postgres):
+    "The same rows, types and reading helpers as on SQLite, through the same code"
+    from types import SimpleNamespace as NS
+    from bear_lib.log import PredictionLog
+    log = PredictionLog(postgres())
+    a = NS(label='grizzly', best='grizzly', probs={'black': 0.01, 'grizzly': 0.98, 'teddy': 0.01}, text='Prediction: grizzly', seen_as=None)
+    r = log.record(a, b'photo bytes', 'app', 'm@123', latency=0.05)
+    df = log.frame()
+    assert df.loc[0, ['uid', 'source', 'model', 'answer', 'label', 'latency_ms', 'p_grizzly']].tolist() == [r['uid'], 'app', 'm@123', 'grizzly', 'grizzly', 50.0, 0.98]
+    assert df.loc[0, 'time'] == r['time'] and str(df['time'].dt.tz) == 'UTC'
+    assert len(log.frame(source='service')) == 0 and log.count() == 1
+    log.close()
+
+def test_workers_starting_together_share_one_table(postgres):
+    "Eight processes' first connections at once: the table is created once and every one of them can write"
+    from bear_lib.log import PredictionLog
+    url, barrier, errors, logs = postgres(), threading.Barrier(8), [], []
+    def open_log():
+        barrier.wait()
+        try: logs.append(PredictionLog(url))
+        except Exception as e: errors.append(e)
+    ts = [threading.Thread(target=open_log) for _ in range(8)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    assert not errors, errors
+    for l in logs: l.close()
+
+def test_two_workers_postgres_log_every_row(postgres, bears, tmp_path):
+    "Two uvicorn workers, one PostgreSQL log: 50 concurrent requests, 50 rows, each answer exactly once"
+    from bear_lib.log import PredictionLog
+    url = postgres()
+    p, base = start_serve('--workers', 2, '--log', url, cwd=tmp_path)
+    try:
+        assert len(workers_of(p)) == 2
+        rs = post_many(f'{base}/predict', [f.read_bytes() for f in bear_photos(bears, 50)])
+        assert [r.status_code for r in rs] == [200] * 50, [r.text for r in rs if r.status_code != 200][:3]
+    finally: stop_app(p)
+    log = PredictionLog(url)
+    check_logged_once(log, rs, 0)
+    log.close()

@@ -1,0 +1,220 @@
+"The JSON service as a client sees it: `bear_serve` in its own processes (two uvicorn workers), over a socket."
+import concurrent.futures as cf, hashlib, json, os, socket, subprocess, sys, time
+from pathlib import Path
+import pytest
+from conftest import BIN, free_port, wait_http, stop_app
+
+MAX_MB, MAX_FILES = 2, 16
+
+def serve_cmd() -> list:
+    "The `bear_serve` command: the console script where it is installed, else the same function through python"
+    if (BIN/'bear_serve').exists(): return [str(BIN/'bear_serve')]
+    return [sys.executable, '-c', 'from bear_lib.cli import bear_serve; bear_serve()']
+
+def start_serve(*args, cwd, env=None, timeout=300):
+    "Start `bear_serve` with `args` on a free port; return (process, URL) once /health answers"
+    port = free_port()
+    log = Path(cwd)/f'bear_serve_{port}.log'
+    with open(log, 'w') as out:  # a file, not a pipe nobody reads
+        p = subprocess.Popen([*serve_cmd(), '--port', str(port), *map(str, args)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                             env={**os.environ, 'OMP_NUM_THREADS': '1', **(env or {})}, start_new_session=True)
+    p.log, p.port = log, port
+    url = f'http://127.0.0.1:{port}'
+    try: wait_http(f'{url}/health', p, timeout=timeout)
+    except BaseException: stop_app(p); raise
+    return p, url
+
+def workers_of(p) -> list:
+    "The uvicorn worker processes under the `bear_serve` process `p`"
+    import psutil
+    return [c for c in psutil.Process(p.pid).children(recursive=True) if 'spawn_main' in ' '.join(c.cmdline())]
+
+def post_many(url, photos, n_threads=50) -> list:
+    "POST each of `photos` (bytes) to `url` at once, from `n_threads` threads; the responses in order"
+    import httpx
+    with httpx.Client(timeout=300, limits=httpx.Limits(max_connections=n_threads)) as c:
+        with cf.ThreadPoolExecutor(n_threads) as ex:
+            return list(ex.map(lambda b: c.post(url, content=b, headers={'content-type': 'image/jpeg'}), photos))
+
+def check_logged_once(log, responses, n_before):
+    "Every response's answer is in `log` exactly once, and nothing else was added"
+    df = log.frame()
+    ids = [r.json()['id'] for r in responses]
+    assert len(df) - n_before == len(responses), (len(df), n_before, len(responses))
+    got = df[df.uid.isin(ids)]
+    assert sorted(got.uid) == sorted(ids)  # each once
+    assert sorted(got.sha256) == sorted(r.json()['sha256'] for r in responses)
+    assert set(got.source) == {'service'}
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    "`bear_serve` with two workers, a SQLite log and a 2 MB limit; yields (URL, log path, process)"
+    d = tmp_path_factory.mktemp('serve')
+    p, url = start_serve('--workers', 2, '--log', d/'log.db', '--photos', d/'photos', '--max-mb', MAX_MB, '--max-files', MAX_FILES, cwd=d)
+    yield url, d/'log.db', p
+    stop_app(p)
+
+@pytest.fixture(scope='module')
+def model():
+    from bear_lib.infer import load_model
+    return load_model()
+
+def bear_photos(bears, n) -> list:
+    "`n` distinct sample photos, taken in turn from each class"
+    per = [sorted(c.glob('*.jpg')) for c in sorted(p for p in bears.iterdir() if p.is_dir())]
+    return [per[i % len(per)][i // len(per)] for i in range(n)]
+
+def test_import_loads_no_model_library():
+    "Importing the service (as uvicorn does in each worker) imports neither torch nor fastai: the model is loaded at startup"
+    code = "import sys, bear_lib.serve; print(sorted(m for m in ('torch', 'fastai', 'torchvision') if m in sys.modules))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == '[]'
+
+def test_binds_to_loopback_by_default(server):
+    import psutil
+    _, _, p = server
+    addrs = {c.laddr for w in [psutil.Process(p.pid), *workers_of(p)] for c in w.net_connections('tcp') if c.status == 'LISTEN'}
+    assert addrs and {a.ip for a in addrs} == {'127.0.0.1'}, addrs
+    assert len(workers_of(p)) == 2
+
+def test_health_model_docs(server):
+    import httpx
+    url = server[0]
+    h = httpx.get(f'{url}/health').json()
+    assert h['status'] == 'ok' and h['model'].startswith('ImageNet MobileNetV2')
+    assert httpx.get(f'{url}/model').json()['vocab'] == ['black', 'grizzly', 'teddy']
+    assert httpx.get(f'{url}/docs').status_code == 200
+    spec = httpx.get(f'{url}/openapi.json').json()
+    assert {'/predict', '/predict/batch', '/health', '/model'} <= set(spec['paths'])
+    assert set(spec['paths']['/predict']['post']['requestBody']['content']) == {'multipart/form-data', 'image/*', 'application/octet-stream'}
+
+def _raw(port, head:bytes, parts, timeout=20):
+    "Send `head` and the byte strings `parts` on one connection, then return (status, JSON body) of the response"
+    with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
+        s.sendall(head)
+        for b in parts:
+            try: s.sendall(b)
+            except (BrokenPipeError, ConnectionResetError): break
+        data = b''
+        t = time.time()
+        while time.time() - t < timeout:
+            try: chunk = s.recv(65536)
+            except (ConnectionResetError, TimeoutError): break
+            if not chunk: break
+            data += chunk
+            head_end = data.find(b'\r\n\r\n')
+            if head_end > 0:
+                hdrs = dict(l.split(b': ', 1) for l in data[:head_end].split(b'\r\n')[1:])
+                n = int(hdrs.get(b'content-length', b'-1'))
+                if len(data) - head_end - 4 >= n >= 0: break
+    assert data, 'no response before the timeout: the server was still reading the body'
+    status = int(data.split(b' ', 2)[1])
+    return status, json.loads(data.split(b'\r\n\r\n', 1)[1])
+
+def _bad_requests(bears):
+    "(what, request function, expected status, words the answer must contain)"
+    import httpx
+    good = bear_photos(bears, 1)[0].read_bytes()
+    def post(path='/predict', **kw): return lambda url: httpx.post(url + path, timeout=60, **kw)
+    def raw(head, parts): return lambda url: _raw(int(url.rsplit(':', 1)[1]), head, parts)
+    big = MAX_MB * 2**20
+    chunked = lambda n: b''.join(b'%x\r\n%s\r\n' % (len(c), c) for c in [b'\xff' * 2**16] * n)
+    return [
+        ('not an image', post(content=b'Just some text.\n' * 10, headers={'content-type': 'image/jpeg'}), 422, 'not an image'),
+        ('truncated jpeg', post(content=good[:len(good)//2], headers={'content-type': 'image/jpeg'}), 422, 'cut short'),
+        ('empty body', post(content=b'', headers={'content-type': 'image/jpeg'}), 400, 'empty'),
+        ('empty file', post(files={'file': ('a.jpg', b'')}), 400, 'empty'),
+        ('wrong content type', post(content=good, headers={'content-type': 'text/plain'}), 415, 'multipart/form-data'),
+        ('form-urlencoded (curl --data-binary default)', post(content=good, headers={'content-type': 'application/x-www-form-urlencoded'}), 415, 'Content-Type: image/jpeg'),
+        ('no content type', post(content=good), 415, 'multipart/form-data'),
+        ('malformed multipart', post(content=b'--xyz\r\nnonsense without headers', headers={'content-type': 'multipart/form-data; boundary=xyz'}), 400, "can't be read"),
+        ('multipart without boundary', post(content=b'abc', headers={'content-type': 'multipart/form-data'}), 400, 'boundary'),
+        ('form without a file', post(content=b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nnot a file\r\n--b--\r\n',
+                                     headers={'content-type': 'multipart/form-data; boundary=b'}), 400, 'no file'),
+        ('two files to /predict', post(files=[('file', ('a.jpg', good)), ('file', ('b.jpg', good))]), 413, '/predict/batch'),
+        ('too many files', post('/predict/batch', files=[('files', (f'{i}.jpg', good)) for i in range(MAX_FILES + 1)]), 413, f'At most {MAX_FILES}'),
+        # the attacker's uploads: a huge body must be refused before it is all sent
+        ('Content-Length over the limit', raw(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n' % (100 * big), [b'\xff' * 2**16]), 413, f'{MAX_MB} MB'),
+        ('chunked body over the limit', raw(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\n', [chunked(big // 2**16 + 2)]), 413, 'larger than'),
+        ('chunked multipart over the limit', raw(b'POST /predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n',
+            [b'%x\r\n%s\r\n' % (75, b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n'.ljust(75)), chunked(big // 2**16 + 2)]), 413, 'larger than'),
+        ('GET /predict', lambda url: httpx.get(url + '/predict'), 405, 'Method Not Allowed'),
+    ]
+
+def test_bad_requests_then_good(server, bears):
+    "Each bad request gets a 4xx JSON answer that says what to do, and the next good request is answered"
+    import httpx
+    url = server[0]
+    good = bear_photos(bears, 1)[0].read_bytes()
+    failures = []
+    for what, send, status, words in _bad_requests(bears):
+        t = time.time()
+        r = send(url)
+        got, body = r if isinstance(r, tuple) else (r.status_code, r.json())
+        if got != status or words not in body.get('detail', ''): failures.append((what, got, body))
+        assert time.time() - t < 20, what
+        ok = httpx.post(f'{url}/predict', files={'file': ('bear.jpg', good)}, timeout=60)
+        assert ok.status_code == 200 and ok.json()['label'] == 'black', (what, ok.text)
+    assert not failures, failures
+
+def mixed_folder(bears, dest) -> list:
+    "Bears, other packages' pictures (not bears), odd formats and broken files"
+    from PIL import Image
+    import skimage.data
+    try: from bear_lib.images import odd_images
+    except ImportError: from bear_lib.infer import odd_images
+    dest.mkdir()
+    out = bear_photos(bears, 6)
+    for name in ['astronaut', 'coffee', 'chelsea', 'rocket', 'camera']:
+        Image.fromarray(getattr(skimage.data, name)()).save(dest/f'{name}.jpg', quality=90); out.append(dest/f'{name}.jpg')
+    return out + list(odd_images(out[0], dest/'odd').values())
+
+def test_answers_equal_answer(server, bears, model, tmp_path):
+    "On a mixed folder the service says what `answer` says in this process; a broken file gets `load_image`'s reason"
+    import httpx
+    from bear_lib.infer import answer, load_image, BadImage
+    url = server[0]
+    files = mixed_folder(bears, tmp_path/'mixed')
+    want = []
+    for f in files:
+        try: want.append(answer(model, [load_image(f.read_bytes())])[0])
+        except BadImage as e: want.append(str(e))
+    assert sum(isinstance(w, str) for w in want) == 3 and sum(getattr(w, 'label', 1) is None for w in want) >= 4  # broken, and not answered
+    def same(got, w):
+        assert (got['label'], got['best'], got['text'], got['seen_as']) == (w.label, w.best, w.text, w.seen_as)
+        assert got['probs'].keys() == w.probs.keys() and all(abs(got['probs'][k] - w.probs[k]) < 1e-5 for k in w.probs)
+    for f, w in zip(files, want):
+        r = httpx.post(f'{url}/predict', files={'file': (f.name, f.read_bytes())}, timeout=60)
+        if isinstance(w, str): assert (r.status_code, r.json()['detail']) == (422, f'{f.name}: {w}'), f
+        else: assert r.status_code == 200, (f, r.text); same(r.json(), w)
+    some = list(range(3, len(files)))  # within the file limit, and with every odd and broken file
+    assert len(some) <= MAX_FILES
+    batch = httpx.post(f'{url}/predict/batch', files=[('files', (files[i].name, files[i].read_bytes())) for i in some], timeout=300)
+    assert batch.status_code == 200, batch.text
+    res = batch.json()['results']
+    assert [x['file'] for x in res] == [files[i].name for i in some]
+    for x, w in zip(res, [want[i] for i in some]):
+        if isinstance(w, str): assert (x['error'], x['prediction']) == (f"{x['file']}: {w}", None)
+        else: same(x['prediction'], w)
+
+def test_concurrent_requests_logged_once(server, bears):
+    "50 concurrent requests to two workers sharing a SQLite log: 50 answers, each in the log exactly once"
+    from bear_lib.log import PredictionLog
+    url, db, p = server
+    log = PredictionLog(db)
+    n_before = log.count()
+    photos = [f.read_bytes() for f in bear_photos(bears, 50)]
+    rs = post_many(f'{url}/predict', photos)
+    assert [r.status_code for r in rs] == [200] * 50, [r.text for r in rs if r.status_code != 200][:3]
+    assert [r.json()['sha256'] for r in rs] == [hashlib.sha256(b).hexdigest() for b in photos]
+    check_logged_once(log, rs, n_before)
+    assert len(workers_of(p)) == 2
+    kept = log.frame().set_index('uid').loc[[r.json()['id'] for r in rs], 'photo']  # --photos: kept for review
+    assert [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in kept] == [r.json()['sha256'] for r in rs]
+    assert all(Path(f).parent.parent == db.parent/'photos' for f in kept)
+    log.close()
+
+def test_missing_model_refused(tmp_path):
+    r = subprocess.run([*serve_cmd(), '--model', tmp_path/'nope.pkl'], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and 'No model at' in r.stderr and 'bear_train' in r.stderr
