@@ -103,7 +103,7 @@ def _public(addr:str, nets) -> bool:
 def _connect(host:str, port:int, timeout, source_address, socket_options, nets) -> socket.socket:
     "A socket to `host`:`port`, connected to an address that was resolved once and checked (no second lookup to rebind)"
     from urllib3.util.connection import create_connection
-    if nets is not True and port not in (80, 443): raise _Fail('blocked', f'port {port} refused: only 80 and 443')
+    if not nets and port not in (80, 443): raise _Fail('blocked', f'port {port} refused: only 80 and 443') # allow_private lifts it
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if nets is not True:
         bad = [a[4][0] for a in infos if not _public(a[4][0], nets)]
@@ -156,7 +156,7 @@ class Downloader:
                  max_side:int|None=None, # shrink larger images to this many pixels on the longer side (the course uses 400)
                  max_pixels:int=MAX_PIXELS, # most pixels decoded (see `bear_lib.images.decode`)
                  user_agent:str=_UA, # the User-Agent header sent
-                 allow_private=False, # True, or networks like ['127.0.0.0/8']: private addresses and any port may be reached
+                 allow_private=False, # True (anything), or networks like ['127.0.0.1/32'] that may be reached; either allows any port
                  file_root=None, # the folder `file://` URLs may be read from (a `FolderSource`'s); None: no `file://`
                  retries:int=2, # tries after the first when the server answers 429 or 503
                  max_wait:float=30, # longest wait a `Retry-After` may ask for
