@@ -107,6 +107,6 @@ def open_image(x, # a path, bytes, an open file or a PIL image
 def load_image(x, # a path, bytes, an open file or a PIL image
                max_pixels:int=MAX_PIXELS # most pixels decoded (see `decode`)
               ):
-    "An upright 8-bit RGB fastai `PILImage` of `x`, or `BadImage` saying why not"
-    from fastai.vision.core import PILImage
-    return PILImage(open_image(x, max_pixels))
+    "An upright 8-bit RGB `BearImage` (a fastai `PILImage`) of `x`, or `BadImage` saying why not"
+    from bear_lib.data import BearImage
+    return BearImage(open_image(x, max_pixels))
