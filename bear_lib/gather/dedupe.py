@@ -29,7 +29,7 @@ def _facts(fn:Path) -> tuple:
 # %% ../../nbs/00d_dedupe.ipynb #c047b
 def near_pairs(hashes, # 64-bit perceptual hashes: ints or a uint64 array
                max_dist:int=6, # most bits a near pair may differ in
-               max_elems:int=1<<23 # hash pairs compared at a time (memory is about 10 bytes each)
+               max_elems:int=1<<20 # hash pairs compared at a time: about 10 MB, small enough to stay in cache
               ) -> np.ndarray: # `(k, 2)` array of index pairs `i < j`
     "Index pairs of `hashes` that differ in at most `max_dist` bits"
     h = np.asarray(hashes, dtype=np.uint64)
