@@ -21,7 +21,7 @@ def get_bear_files(path):
 class BearImage(PILImage):
     "A `PILImage` read by `bear_lib.images.open_image`: photo formats only, upright as its EXIF orientation says, RGB"
     @classmethod
-    def create(cls, fn, **kwargs):
+    def create(cls, fn:Path|str|bytes|Image.Image|Tensor|ndarray, **kwargs): # the annotation lets `test_dl` take any PIL image
         "`fn` (a path, bytes or PIL image) read through `open_image`; tensors and arrays as `PILImage.create` makes them"
         if isinstance(fn, (str, Path, bytes, Image.Image)): return cls(open_image(fn))
         return super().create(fn, **kwargs)
