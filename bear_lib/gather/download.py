@@ -28,7 +28,9 @@ def _check(src, min_side:int=32, max_pixels:int=MAX_PIXELS, max_side:int|None=No
     if min(im.size) < min_side: return 'too_small', f'too small ({im.width}x{im.height}, the minimum side is {min_side})', None
     return 'ok', None, im
 
-def verify_image(fn, min_side:int=32) -> str|None:
+def verify_image(fn, # an image file
+                 min_side:int=32 # smaller images are refused
+                ) -> str|None:
     "None if `fn` decodes fully as a photo at least `min_side` pixels on each side, else the reason it doesn't"
     return _check(fn, min_side)[1] if Path(fn).stat().st_size else 'not an image: empty file (0 bytes)'
 
@@ -387,7 +389,8 @@ def import_folder(src, # a folder of class folders
             out = unique_path(out)
             row.update(path=str(out), status=status, error=reason)
             append_jsonl(dest/manifest, [row]) # recorded first, then copied
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _write_new(out.parent, out.name, fn.read_bytes())
+            got = _write_new(out.parent, out.name, fn.read_bytes())
+            if got != out: # another writer took the name meanwhile: the later row says where it went
+                row['path'] = str(got); append_jsonl(dest/manifest, [row])
             rows.append(row)
     return rows
