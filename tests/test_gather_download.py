@@ -1,5 +1,5 @@
 "Downloads against a loopback server that serves real bear photos and every fault we could think of (no network)"
-import collections, http.server, io, json, os, socket, struct, sys, threading, time, warnings, zlib
+import collections, http.server, io, json, socket, struct, sys, threading, time, warnings, zlib
 from pathlib import Path
 from urllib.parse import unquote
 import pytest

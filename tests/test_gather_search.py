@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 import ddgs.ddgs  # the real class: `ddgs.DDGS` is a lazy proxy until first use
 from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
-from bear_lib.gather import DDGSSource, FolderSource, SearchError, URLFileSource, gather, search_images
+from bear_lib.gather import DDGSSource, SearchError, gather, search_images
 from bear_lib.core import class_folders, read_jsonl, sample_bears
 
 BIN = Path(sys.executable).parent

@@ -1,7 +1,5 @@
 "One way in for image bytes: only photo formats are decoded, at most ~25 MP, and a photo is upright in training and in inference alike"
-import io, os
-from pathlib import Path
-import numpy as np
+import os
 import pytest
 from PIL import Image, EpsImagePlugin
 from bear_lib.images import BadImage, load_image

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/00c_download.ipynb #c003
 from __future__ import annotations
-import hashlib, io, ipaddress, os, shutil, socket, threading, time, re
+import hashlib, io, ipaddress, os, socket, threading, time, re
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor, as_completed
