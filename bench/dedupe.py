@@ -3,6 +3,7 @@
 
 Random 64-bit hashes with planted near pairs (1 to 6 bits apart), which both must find. The double loop is timed at 1k and 5k
 hashes; its time at 10k and 100k is an extrapolation (the loop is quadratic: time x (n / 5000)^2), not a measurement.
+Also times `find_duplicates` end to end on the sample photos with 1 and 2 hashing threads.
 Goal: 100k hashes in under 30 s. Prints `ratio=` (the double loop's extrapolated 100k time / near_pairs' measured 100k time) last.
 """
 import argparse, time
@@ -54,6 +55,11 @@ def main():
     n0 = max(loop)
     for n in a.sizes:
         if n > n0: print(f'double loop: {n:>6,} hashes in about {loop[n0] * (n / n0)**2:7.0f} s (extrapolated from {n0:,}, not measured)')
+    from bear_lib.core import sample_bears
+    from bear_lib.gather.dedupe import find_duplicates
+    for w in (1, 2):  # hashing on a thread pool: the sample photos end to end
+        t = time.perf_counter(); g = find_duplicates(sample_bears(), n_workers=w); s = time.perf_counter() - t
+        print(f'find_duplicates on the {sum(1 for _ in sample_bears().rglob("*.jpg"))} sample photos, n_workers={w}: {s:.2f} s, {len(g)} groups')
     big = max(a.sizes)
     print(f'goal: {big:,} hashes in under 30 s: {"met" if ours[big] < 30 else "NOT met"} ({ours[big]:.2f} s)')
     print(f'ratio={loop[n0] * (big / n0)**2 / ours[big]:.0f}')
