@@ -389,3 +389,13 @@ def test_quarantine_never_replaces(tmp_path, monkeypatch):
     monkeypatch.setattr(mod_of(verify_folder), 'unique_path', lambda p, taken=(): p)  # another writer took the name
     with pytest.raises(FileExistsError): verify_folder(ds)
     assert earlier.read_text() == 'quarantined before' and (ds / 'black' / 'notes.jpg').exists()
+
+
+def test_resume_moved_dataset(server, tmp_path):
+    "Files are looked up by name in the dataset: a moved dataset resumes without downloading again (a regression guard)"
+    base, hits = server
+    urls = [base + '/ok/a.jpg', base + '/html.jpg']
+    download_images(urls, tmp_path / 'ds' / 'black', allow_private=True)
+    (tmp_path / 'ds').rename(tmp_path / 'moved')
+    rows = download_images(urls, tmp_path / 'moved' / 'black', allow_private=True)
+    assert [r['status'] for r in rows] == ['skipped', 'skipped'] and hits['/ok/a.jpg'] == 1
