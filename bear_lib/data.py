@@ -7,14 +7,24 @@ from __future__ import annotations
 from pathlib import Path
 from fastai.vision.all import *
 from .core import class_folders
+from .images import IMAGE_EXTS, open_image
 
 # %% auto #0
-__all__ = ['get_bear_files', 'bear_block', 'bear_dls']
+__all__ = ['get_bear_files', 'BearImage', 'bear_block', 'bear_dls']
 
 # %% ../nbs/01_data.ipynb #c005
 def get_bear_files(path):
-    "Image files in the class folders of `path`, skipping `_quarantine`, `_trash` and hidden folders"
-    return get_image_files(path, folders=class_folders(path).attrgot('name'))
+    "Photo files in the class folders of `path`, skipping `_quarantine`, `_trash` and hidden folders"
+    return get_files(path, extensions=IMAGE_EXTS, recurse=True, folders=class_folders(path).attrgot('name'))
+
+# %% ../nbs/01_data.ipynb #c006b
+class BearImage(PILImage):
+    "A `PILImage` read by `bear_lib.images.open_image`: photo formats only, upright as its EXIF orientation says, RGB"
+    @classmethod
+    def create(cls, fn:Path|str|bytes|Image.Image|Tensor|ndarray, **kwargs): # the annotation lets `test_dl` take any PIL image
+        "`fn` (a path, bytes or PIL image) read through `open_image`; tensors and arrays as `PILImage.create` makes them"
+        if isinstance(fn, (str, Path, bytes, Image.Image)): return cls(open_image(fn))
+        return super().create(fn, **kwargs)
 
 # %% ../nbs/01_data.ipynb #c008
 def bear_block(size:int=224, # side of the square images the model sees
@@ -24,11 +34,11 @@ def bear_block(size:int=224, # side of the square images the model sees
                valid_pct:float=0.2, # share of the images held out for validation
                seed:int=42 # seed of the random split
               ) -> DataBlock:
-    "The chapter-2 `DataBlock`: image → category, labels from folder names, seeded random split"
+    "The chapter-2 `DataBlock`: image (read by `BearImage`) → category, labels from folder names, seeded random split"
     if method == 'random': item_tfms = RandomResizedCrop(size, min_scale=min_scale)
     elif method in ('crop', 'pad', 'squish'): item_tfms = Resize(size, method=method)
     else: raise ValueError(f"method must be 'random', 'crop', 'pad' or 'squish', not {method!r}")
-    return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_bear_files,
+    return DataBlock(blocks=(ImageBlock(BearImage), CategoryBlock), get_items=get_bear_files,
                      splitter=RandomSplitter(valid_pct=valid_pct, seed=seed), get_y=parent_label,
                      item_tfms=item_tfms, batch_tfms=aug_transforms() if aug else None)
 

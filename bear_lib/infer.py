@@ -9,61 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from fastai.vision.all import *
 from .backbones import mobilenet_v2, imagenet_categories
+from .images import BadImage, load_image
 
 # %% auto #0
-__all__ = ['IMAGENET_BEARS', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'BadImage', 'load_image', 'odd_images',
-           'imagenet_net', 'imagenet_probs', 'ImageNetBears', 'BearModel', 'load_model', 'Answer', 'decide', 'answer',
-           'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
-
-# %% ../nbs/04_infer.ipynb #c005
-class BadImage(ValueError):
-    "A file that can't be classified as a photo"
-
-def _to_rgb(im:Image.Image) -> Image.Image:
-    "8-bit RGB of an image in any Pillow mode: 16-bit and float scaled, transparency laid on white"
-    if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):
-        a = np.asarray(im, dtype=np.float32)
-        if im.mode == 'F': lo,hi = float(a.min()), float(a.max())
-        else: lo,hi = 0., (65535. if im.mode.startswith('I;16') or a.max() > 255 else 255.)
-        im = Image.fromarray(((a - lo) / max(hi - lo, 1e-6) * 255).clip(0, 255).astype(np.uint8))
-    if im.mode == 'P': im = im.convert('RGBA')
-    if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La') or 'transparency' in im.info:
-        im = im.convert('RGBA')
-        bg = Image.new('RGBA', im.size, (255, 255, 255, 255))
-        bg.alpha_composite(im)
-        im = bg
-    return im.convert('RGB')
-
-def load_image(x, # a path, bytes, an open file or a PIL image
-               max_pixels:int=Image.MAX_IMAGE_PIXELS # larger images are refused (Pillow's decompression-bomb limit)
-              ) -> PILImage:
-    "An 8-bit RGB `PILImage` of `x`, upright as its EXIF orientation says"
-    if isinstance(x, (bytes, bytearray, memoryview)): src = io.BytesIO(bytes(x))
-    elif isinstance(x, (str, Path)) or hasattr(x, 'read'): src = x
-    elif isinstance(x, Image.Image): src = None
-    else: raise BadImage(f"Can't read a {type(x).__name__} as an image: pass a file path, bytes or a PIL image.")
-    try:
-        im = x if src is None else Image.open(src)
-        if im.width * im.height > max_pixels:
-            raise BadImage(f"The image is {im.width}x{im.height} pixels, more than the {max_pixels:,} allowed: use a smaller photo.")
-        if getattr(im, 'is_animated', False): im.seek(0)
-        im = ImageOps.exif_transpose(im)
-        im.load()
-        return PILImage(_to_rgb(im))
-    except BadImage: raise
-    except Image.DecompressionBombError as e:
-        raise BadImage(f"The image has far too many pixels to decode safely ({e}): use a smaller photo.") from e
-    except UnidentifiedImageError as e:
-        raise BadImage("This is not an image that can be read: use a JPEG, PNG, WebP or GIF photo.") from e
-    except OSError as e:
-        if 'truncated' in str(e) or 'broken' in str(e):
-            raise BadImage(f"The image file is cut short ({e}), perhaps an unfinished download: use the complete file.") from e
-        raise BadImage(f"This is not an image that can be read ({type(e).__name__}: {e}). Use a JPEG, PNG, WebP or GIF photo.") from e
-    except Exception as e:
-        raise BadImage(f"This is not an image that can be read ({type(e).__name__}: {e}). Use a JPEG, PNG, WebP or GIF photo.") from e
+__all__ = ['IMAGENET_BEARS', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'odd_images', 'imagenet_net', 'imagenet_probs',
+           'ImageNetBears', 'BearModel', 'load_model', 'Answer', 'decide', 'answer', 'pick_ood_threshold',
+           'pick_conf_threshold', 'predict_files']
 
 # %% ../nbs/04_infer.ipynb #c008
 def _png_header_only(w:int, h:int) -> bytes:

@@ -1,10 +1,10 @@
 "Downloads against a loopback server that serves real bear photos and every fault we could think of (no network)"
-import collections, http.server, io, json, struct, threading, time, zlib
+import collections, http.server, io, json, socket, struct, sys, threading, time, warnings, zlib
 from pathlib import Path
 from urllib.parse import unquote
 import pytest
 from PIL import Image
-from bear_lib.gather import download_images
+from bear_lib.gather import download_images, gather, verify_folder, URLFileSource
 from bear_lib.core import read_jsonl, sample_bears
 
 CONNECT, READ, DEADLINE = 1, 1, 2  # seconds: the test's timeouts
@@ -30,6 +30,7 @@ class FaultServer(http.server.ThreadingHTTPServer):
 
 def make_server(photos):
     hits = collections.Counter()
+    auth = []  # Authorization headers the server was sent
     escapes = {}
     lock = threading.Lock()
     rotated = Image.open(photos[5]); exif = rotated.getexif(); exif[0x0112] = 6
@@ -57,12 +58,23 @@ def make_server(photos):
 
         def do_GET(self):
             p = self.path
-            with lock: hits[p] += 1
+            with lock: hits[p] += 1; n = hits[p]
+            if self.headers.get('Authorization'): auth.append(self.headers['Authorization'])
             try:
                 if p in body: return self.send(200, body[p])
                 if unquote(p).endswith('escape.jpg'):  # three ways to say ../, each a different photo
                     with lock: f = escapes.setdefault(p, photos[7 + len(escapes)])
                     return self.send(200, f.read_bytes())
+                if p == '/busy.jpg':  # rate-limited once, then served
+                    if n == 1: return self.send(429, b'slow down', 'text/plain', headers=[('Retry-After', '1')])
+                    return self.send(200, photos[8].read_bytes())
+                if p == '/busy_long.jpg': return self.send(429, b'', 'text/plain', headers=[('Retry-After', '3600')])
+                if p == '/unavailable.jpg':  # 503 with a date a few seconds ahead, then served
+                    if n == 1:
+                        from email.utils import formatdate
+                        return self.send(503, b'', 'text/plain', headers=[('Retry-After', formatdate(time.time() + 3, usegmt=True))])
+                    return self.send(200, photos[9].read_bytes())
+                if p.startswith('/to/'): return self.send(302, b'', 'text/plain', headers=[('Location', unquote(p[4:]))])
                 if p == '/404.jpg': return self.send(404, b'not found', 'text/plain')
                 if p == '/500.jpg': return self.send(500, b'oops', 'text/plain')
                 if p == '/slow_headers.jpg':
@@ -91,6 +103,7 @@ def make_server(photos):
             except (BrokenPipeError, ConnectionResetError): pass
 
     srv = FaultServer(('127.0.0.1', 0), H)
+    srv.auth = auth
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv, hits
 
@@ -114,6 +127,7 @@ def files_under(p): return {f for f in Path(p).rglob('*') if f.is_file()}
 def server():
     photos = sorted((sample_bears() / 'black').iterdir())[:10]
     srv, hits = make_server(photos)
+    hits.srv = srv
     yield f'http://127.0.0.1:{srv.server_port}', hits
     srv.shutdown(); srv.server_close()
 
@@ -124,7 +138,7 @@ def test_faults(server, tmp_path):
     dest = tmp_path / 'ds' / 'black'
     (tmp_path / 'elsewhere').mkdir(); (tmp_path / 'elsewhere' / 'keep.txt').write_text('x')
     before = files_under(tmp_path)
-    kw = dict(timeout=(CONNECT, READ), deadline=DEADLINE, max_bytes=2_000_000, query='black bear')
+    kw = dict(timeout=(CONNECT, READ), deadline=DEADLINE, max_bytes=2_000_000, query='black bear', allow_private=True)
     t = time.monotonic()
     rows = download_images(urls, dest, **kw)
     took = time.monotonic() - t
@@ -182,10 +196,206 @@ def test_faults(server, tmp_path):
 
 def test_user_agent_and_pool(server, tmp_path):
     "One connection pool, our User-Agent"
-    import bear_lib.gather as g
+    from bear_lib.gather.download import _session
     base, hits = server
-    sess = g._session(4)
+    sess = _session(4)
     assert 'bear_lib' in sess.headers['User-Agent']
     assert sess.get_adapter(base)._pool_maxsize == 4
-    rows = download_images([base + '/ok/a.jpg', base + '/ok/b.jpg'], tmp_path / 'ds' / 'x', n_workers=2, user_agent='test-agent/1')
+    rows = download_images([base + '/ok/a.jpg', base + '/ok/b.jpg'], tmp_path / 'ds' / 'x', n_workers=2, user_agent='test-agent/1',
+                           allow_private=True)
     assert [r['status'] for r in rows] == ['ok', 'ok']
+
+
+# ---- Hostile input (issue 10). Each test below failed on the code before the gather split (see the commit message).
+
+def mod_of(f): return sys.modules[f.__module__]
+
+
+def test_private_addresses_refused(server, tmp_path):
+    "By default no request reaches loopback, private or link-local (metadata) addresses, nor ports other than 80/443"
+    base, hits = server
+    urls = [base + '/ok/a.jpg', 'http://localhost:%d/ok/b.jpg' % hits.srv.server_port, 'http://169.254.169.254/latest/meta-data/',
+            'http://[::1]/x.jpg', 'http://10.0.0.1/x.jpg', 'http://0.0.0.0:80/x.jpg', 'http://[::ffff:127.0.0.1]:80/x.jpg']
+    t = time.monotonic()
+    rows = download_images(urls, tmp_path / 'ds' / 'black', timeout=(CONNECT, READ), deadline=DEADLINE)
+    assert {r['url']: r['status'] for r in rows} == {u: 'blocked' for u in urls}, [(r['url'], r['status'], r['error']) for r in rows]
+    assert time.monotonic() - t < 2  # refused before connecting, not timed out
+    assert not hits  # the server saw nothing
+    assert not list((tmp_path / 'ds' / 'black').iterdir())
+
+
+def test_redirect_to_private_refused(server, tmp_path):
+    "Every hop is checked: a public-looking first hop can't redirect into the private network"
+    base, hits = server
+    port = hits.srv.server_port
+    other, other_hits = make_server(sorted((sample_bears() / 'grizzly').iterdir())[:10])  # the 'internal' service
+    other.server_close()  # rebind it on another loopback address
+    other = FaultServer(('127.0.0.2', 0), other.RequestHandlerClass)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        inner = f'http://127.0.0.2:{other.server_port}/ok/a.jpg'
+        urls = [base + '/to/' + inner, base + '/to/http://169.254.169.254/latest/meta-data/', base + '/redirect.jpg']
+        # the first hop's address (127.0.0.1) is allowed, nothing else private is
+        rows = download_images(urls, tmp_path / 'ds' / 'black', timeout=(CONNECT, READ), deadline=DEADLINE, allow_private=['127.0.0.1/32'])
+        st = {r['url']: r['status'] for r in rows}
+        assert st == {urls[0]: 'blocked', urls[1]: 'blocked', urls[2]: 'ok'}, [(r['url'], r['error']) for r in rows]
+        assert not other_hits
+    finally:
+        other.shutdown(); other.server_close()
+
+
+def test_dns_rebinding(server, tmp_path, monkeypatch):
+    "The host is resolved once and the socket goes to the address that was checked, whatever DNS says next"
+    base, hits = server
+    real, calls = socket.getaddrinfo, []
+    def fake(host, *a, **kw):
+        if host != 'rebind.test': return real(host, *a, **kw)
+        calls.append(host)  # first answer: the allowed address; every later one: somewhere private
+        return real('127.0.0.1' if len(calls) == 1 else '10.255.255.1', *a, **kw)
+    monkeypatch.setattr(socket, 'getaddrinfo', fake)
+    url = base.replace('127.0.0.1', 'rebind.test') + '/ok/a.jpg'
+    rows = download_images([url], tmp_path / 'ds' / 'black', timeout=(CONNECT, READ), deadline=DEADLINE, allow_private=['127.0.0.1/32'])
+    assert rows[0]['status'] == 'ok', rows[0]
+    assert calls == ['rebind.test'] and hits['/ok/a.jpg'] == 1
+
+
+def test_environment_ignored(server, tmp_path, monkeypatch):
+    "The session uses neither the environment's proxy nor its .netrc credentials"
+    base, hits = server
+    netrc = tmp_path / 'netrc'
+    netrc.write_text('machine 127.0.0.1 login alice password s3cret\n'); netrc.chmod(0o600)
+    monkeypatch.setenv('NETRC', str(netrc))
+    monkeypatch.setenv('HTTP_PROXY', 'http://127.0.0.1:9'); monkeypatch.setenv('http_proxy', 'http://127.0.0.1:9')
+    for k in ('NO_PROXY', 'no_proxy'): monkeypatch.delenv(k, raising=False)
+    rows = download_images([base + '/ok/a.jpg'], tmp_path / 'ds' / 'black', allow_private=True)
+    assert rows[0]['status'] == 'ok', rows[0]
+    assert hits.srv.auth == []
+
+
+def test_file_urls_only_from_folders(tmp_path):
+    "A URL list can't read local files: file:// only from a FolderSource, and only inside its folder"
+    secret = tmp_path / 'secret.jpg'
+    secret.write_bytes((sorted((sample_bears() / 'black').iterdir())[0]).read_bytes())
+    (tmp_path / 'urls.txt').write_text(f'black {secret.as_uri()}\nblack file:///etc/passwd\n')
+    rows = gather(['black'], tmp_path / 'ds', source=URLFileSource(tmp_path / 'urls.txt'))
+    assert [r['status'] for r in rows] == ['bad_url', 'bad_url'], rows
+    assert not [f for f in (tmp_path / 'ds').rglob('*') if f.is_file() and f.name != 'manifest.jsonl']
+
+
+def test_hostile_labels(tmp_path, server):
+    "Class names from URL files and --labels can't leave the dataset"
+    base, hits = server
+    (tmp_path / 'urls.txt').write_text(f'../../escaped {base}/ok/a.jpg\n')
+    with pytest.raises(ValueError, match="can't be a class name"): URLFileSource(tmp_path / 'urls.txt')
+    (tmp_path / 'plain.txt').write_text(f'{base}/ok/a.jpg\n')
+    for bad in ('../../escaped', str(tmp_path / 'abs'), '.hidden'):
+        with pytest.raises(ValueError, match="can't be a class name"):
+            gather(['x'], tmp_path / 'ds' / 'inner', labels=[bad], source=URLFileSource(tmp_path / 'plain.txt'), allow_private=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['plain.txt', 'urls.txt'] and not hits
+
+
+def test_retry_after(server, tmp_path):
+    "429 and 503 are tried again after the Retry-After wait (bounded), and the waits are recorded"
+    base, hits = server
+    waits = []
+    urls = [base + p for p in ('/busy.jpg', '/busy_long.jpg', '/unavailable.jpg')]
+    rows = download_images(urls, tmp_path / 'ds' / 'black', allow_private=True, sleep=waits.append, max_wait=5, deadline=30)
+    by = {r['url'].removeprefix(base): r for r in read_jsonl(tmp_path / 'ds' / 'manifest.jsonl')}
+    assert by['/busy.jpg']['status'] == 'ok' and by['/busy.jpg']['waits'] == [1.0]
+    assert by['/busy_long.jpg']['status'] == 'rate_limited' and by['/busy_long.jpg']['waits'] == [5, 5]  # 3600 s asked, 5 s allowed
+    assert by['/busy_long.jpg']['http'] == 429 and hits['/busy_long.jpg'] == 3
+    assert by['/unavailable.jpg']['status'] == 'ok' and 1 < by['/unavailable.jpg']['waits'][0] <= 3  # an HTTP date
+    assert sorted(waits) == sorted([1.0, 5, 5, by['/unavailable.jpg']['waits'][0]])
+    # a Retry-After past the deadline gives up at once, and a re-run tries rate-limited URLs again
+    rows = download_images(urls, tmp_path / 'ds' / 'black', allow_private=True, sleep=waits.append, deadline=3)
+    assert {r['url'].removeprefix(base): r['status'] for r in rows if r['status'] != 'skipped'} == {'/busy_long.jpg': 'rate_limited'}
+    assert hits['/busy_long.jpg'] == 4 and 'deadline' in rows[-1]['error']
+
+
+def test_dangling_symlink(server, tmp_path):
+    "A dangling link at the file name a download would take neither blocks the download nor is written through"
+    from bear_lib.gather.download import _safe_name
+    base, hits = server
+    dest = tmp_path / 'ds' / 'black'; dest.mkdir(parents=True)
+    url = base + '/ok/a.jpg'
+    (dest / _safe_name(url, 'JPEG')).symlink_to(tmp_path / 'outside' / 'x.jpg')
+    res = []
+    t = threading.Thread(target=lambda: res.append(download_images([url], dest, allow_private=True)), daemon=True)
+    t.start(); t.join(20)
+    assert res, 'download_images did not return'
+    assert res[0][0]['status'] == 'ok', res[0][0]
+    assert not (tmp_path / 'outside').exists()
+    assert Path(res[0][0]['path']).is_file() and not Path(res[0][0]['path']).is_symlink()
+
+
+def test_failed_write_frees_its_hash(server, tmp_path, monkeypatch):
+    "A write that fails doesn't leave its photo marked 'being written': the next copy of it is kept"
+    base, hits = server
+    mod = mod_of(download_images)
+    real, calls = mod._write_new, []
+    def full_disk(*a, **kw):
+        calls.append(a)
+        if len(calls) == 1: raise OSError(28, 'No space left on device')
+        return real(*a, **kw)
+    monkeypatch.setattr(mod, '_write_new', full_disk)
+    rows = download_images([base + '/dup/one.jpg', base + '/dup/two.jpg'], tmp_path / 'ds' / 'black', n_workers=1, allow_private=True)
+    assert [r['status'] for r in rows] == ['error', 'ok'], rows
+
+
+def test_manifest_written_ahead(server, tmp_path, monkeypatch):
+    "Each row is on disk before the file it describes is moved in place (download) or away (quarantine)"
+    base, hits = server
+    checked = []
+    for mod in {mod_of(download_images), mod_of(verify_folder)}:
+        def append(fn, rows, _real=mod.append_jsonl):
+            for r in rows:
+                if r.get('status') == 'ok' and r.get('path'): checked.append(('not yet there', Path(r['path']).exists()))
+                if r.get('src') and not str(r['src']).startswith('http'): checked.append(('still there', Path(r['src']).exists()))
+            return _real(fn, rows)
+        monkeypatch.setattr(mod, 'append_jsonl', append)
+    ds = tmp_path / 'ds'
+    download_images([base + '/ok/a.jpg', base + '/ok/b.jpg'], ds / 'black', allow_private=True)
+    (ds / 'black' / 'notes.jpg').write_text('not a photo')
+    verify_folder(ds)
+    assert checked == [('not yet there', False)] * 2 + [('still there', True)] * 2, checked  # quarantine.jsonl and the manifest
+
+
+def test_resume_after_crash_and_torn_manifest(server, tmp_path):
+    "A row whose file never arrived (a crash between the two) is downloaded again; a torn last line is skipped with a warning"
+    base, hits = server
+    ds = tmp_path / 'ds'
+    rows = download_images([base + '/ok/a.jpg', base + '/ok/b.jpg'], ds / 'black', allow_private=True)
+    a = next(r for r in rows if r['url'].endswith('/a.jpg'))
+    Path(a['path']).unlink()  # as if the process died after the row, before the move
+    with open(ds / 'manifest.jsonl', 'a') as f: f.write('{"url": "' + base + '/ok/c.jpg", "label": "black", "sta')  # torn
+    with pytest.warns(UserWarning, match='torn'):
+        rows = download_images([base + '/ok/a.jpg', base + '/ok/b.jpg', base + '/ok/c.jpg'], ds / 'black', allow_private=True)
+    assert {r['url'].removeprefix(base): r['status'] for r in rows} == {'/ok/a.jpg': 'ok', '/ok/b.jpg': 'skipped', '/ok/c.jpg': 'ok'}
+    assert hits['/ok/a.jpg'] == 2 and hits['/ok/b.jpg'] == 1
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        man = read_jsonl(ds / 'manifest.jsonl')
+    assert len(w) == 1 and len(man) == 4  # the torn line is the only casualty; the next row started on a fresh line
+    assert len(list((ds / 'black').glob('*.jpg'))) == 3
+
+
+def test_quarantine_never_replaces(tmp_path, monkeypatch):
+    "A quarantine move never replaces a file already in quarantine, even when the name it picked was taken meanwhile"
+    ds = tmp_path / 'ds'
+    (ds / 'black').mkdir(parents=True); (ds / '_quarantine' / 'black').mkdir(parents=True)
+    (ds / 'black' / 'notes.jpg').write_text('not a photo')
+    earlier = ds / '_quarantine' / 'black' / 'notes.jpg'
+    earlier.write_text('quarantined before')
+    monkeypatch.setattr(mod_of(verify_folder), 'unique_path', lambda p, taken=(): p)  # another writer took the name
+    with pytest.raises(FileExistsError): verify_folder(ds)
+    assert earlier.read_text() == 'quarantined before' and (ds / 'black' / 'notes.jpg').exists()
+
+
+def test_resume_moved_dataset(server, tmp_path):
+    "Files are looked up by name in the dataset: a moved dataset resumes without downloading again (a regression guard)"
+    base, hits = server
+    urls = [base + '/ok/a.jpg', base + '/html.jpg']
+    download_images(urls, tmp_path / 'ds' / 'black', allow_private=True)
+    (tmp_path / 'ds').rename(tmp_path / 'moved')
+    rows = download_images(urls, tmp_path / 'moved' / 'black', allow_private=True)
+    assert [r['status'] for r in rows] == ['skipped', 'skipped'] and hits['/ok/a.jpg'] == 1

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 import ddgs.ddgs  # the real class: `ddgs.DDGS` is a lazy proxy until first use
 from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
-from bear_lib.gather import (DDGSSource, FolderSource, SearchError, URLFileSource, class_folders, gather, read_jsonl,
-                             sample_bears, search_images)
+from bear_lib.gather import DDGSSource, SearchError, gather, search_images
+from bear_lib.core import class_folders, read_jsonl, sample_bears
 
 BIN = Path(sys.executable).parent
 
@@ -54,17 +54,46 @@ def test_ratelimit_then_success(monkeypatch, tmp_path, capsys):
     assert len(fake.calls) == 5 and len(list(tmp_path.glob('*.json'))) == 2
 
 
-def test_gives_up_with_advice(monkeypatch):
-    monkeypatch.setattr(ddgs.ddgs.DDGS, 'images', Fake([], [RatelimitException('202')] * 5))
+class FakeDDGS:
+    "A stand-in for the `ddgs.DDGS` client: `images` raises the queued errors first, then returns `results`"
+    def __init__(self, results=(), errors=()): self.results, self.errors, self.calls, self.timeouts = list(results), list(errors), [], []
+    def __call__(self, timeout): self.timeouts.append(timeout); return self  # DDGSSource makes a client per try
+    def images(self, query, **kw):
+        self.calls.append((query, kw))
+        if self.errors: raise self.errors.pop(0)
+        return self.results
+
+
+def test_gives_up_with_advice():
     waits = []
-    with pytest.raises(SearchError, match='failed 3 times.*--from-folder'):
-        search_images('grizzly bear', source=DDGSSource(retries=3, sleep=waits.append, wait=2))
+    with pytest.raises(SearchError, match='unreachable: failed 3 times.*--from-folder'):
+        search_images('grizzly bear', source=DDGSSource(retries=3, sleep=waits.append, wait=2, ddgs=FakeDDGS(errors=[RatelimitException('202')] * 5)))
     assert waits == [2, 4]
-    monkeypatch.setattr(ddgs.ddgs.DDGS, 'images', Fake([], [DDGSException('No results found.')]))
-    with pytest.raises(SearchError, match='--urls FILE'): search_images('grizzly bear', source=DDGSSource(sleep=waits.append))
-    assert waits == [2, 4]  # other errors are not retried
-    monkeypatch.setattr(ddgs.ddgs.DDGS, 'images', Fake([]))
-    with pytest.raises(SearchError, match='found nothing'): search_images('qwzx bear', source=DDGSSource())
+    fake = FakeDDGS([], [DDGSException('No results found.')])
+    with pytest.raises(SearchError, match="found nothing: try another term") as e: search_images('qwzx bear', source=DDGSSource(sleep=waits.append, ddgs=fake))
+    assert 'unreachable' not in str(e.value) and waits == [2, 4] and len(fake.calls) == 1  # nothing found is not retried
+    with pytest.raises(SearchError, match='found nothing'): search_images('qwzx bear', source=DDGSSource(ddgs=FakeDDGS([])))
+
+
+def test_what_ddgs_raises():
+    """ddgs 9.16.1 turns a rate-limited or unreachable engine into a plain DDGSException carrying the engine's error (or a
+    TimeoutException): both are retried with backoff, unlike "No results found." """
+    waits = []
+    errors = [DDGSException("https://duckduckgo.com/i.js?q=grizzly 403 Forbidden"), TimeoutException('https://duckduckgo.com/ timed out'),
+              DDGSException("Ratelimit")]
+    fake = FakeDDGS(recorded(2), errors)
+    res = search_images('grizzly bear', 2, source=DDGSSource(sleep=waits.append, wait=1, ddgs=fake, timeout=7))
+    assert waits == [1, 2, 4] and len(res) == 2 and fake.timeouts == [7] * 4
+    fake = FakeDDGS([], [DDGSException('boom')] * 4)
+    with pytest.raises(SearchError, match=r"unreachable: failed 4 times \(DDGSException: boom\)"):
+        search_images('grizzly bear', source=DDGSSource(sleep=waits.append, ddgs=fake))
+
+
+def test_real_client_class_errors(monkeypatch):
+    "Without a `ddgs` argument the real `ddgs.DDGS` class is used: its DDGSException from a blocked page is retried"
+    monkeypatch.setattr(ddgs.ddgs.DDGS, 'images', Fake(recorded(1), [DDGSException('https://duckduckgo.com/ 202 Ratelimit')]))
+    waits = []
+    assert len(search_images('grizzly bear', 1, source=DDGSSource(sleep=waits.append, wait=3))) == 1 and waits == [3]
 
 
 @pytest.fixture
@@ -91,13 +120,13 @@ def test_gather_with_ddgs(monkeypatch, tmp_path, photo_server):
     fake = Fake(results)
     monkeypatch.setattr(ddgs.ddgs.DDGS, 'images', fake)
     dest = tmp_path / 'bears'
-    rows = gather(['grizzly bear', 'black bear'], dest, max_images=5, timeout=2, deadline=5)
+    rows = gather(['grizzly bear', 'black bear'], dest, max_images=5, timeout=2, deadline=5, allow_private=True)
     assert sorted(r['status'] for r in rows) == ['http_error'] * 2 + ['ok'] * 8
     assert class_folders(dest).attrgot('name') == ['black', 'grizzly']
     assert {r['query'] for r in read_jsonl(dest / 'manifest.jsonl')} == {'grizzly bear', 'black bear'}
     assert len(list((dest / '_search').glob('*.json'))) == 2
     # a re-run neither searches nor downloads
-    rows = gather(['grizzly bear', 'black bear'], dest, max_images=5)
+    rows = gather(['grizzly bear', 'black bear'], dest, max_images=5, allow_private=True)
     assert len(fake.calls) == 2 and {r['status'] for r in rows} == {'skipped'}
 
 
@@ -113,14 +142,20 @@ def test_cli_sources(tmp_path, photo_server):
                                                               for f in sorted((web / c).iterdir())))
     p = run_cli('--urls', 'urls.txt', '--dest', 'ds', '--max-side', 100, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert '8 URLs: ok 8' in p.stdout and 'No duplicates found.' in p.stdout
+    assert '8 URLs: blocked 8' in p.stdout, p.stdout  # a URL list can't reach this machine's (loopback) servers
     assert class_folders(tmp_path / 'ds').attrgot('name') == ['black', 'grizzly']
-    # a plain list needs its class name
+    assert not list((tmp_path / 'ds').rglob('*.jpg'))
+    # a plain list needs its class name, and a class name can't be a path
     (tmp_path / 'plain.txt').write_text(''.join(f'{base}black/{f.name}\n' for f in sorted((web / 'black').iterdir())))
     p = run_cli('--urls', 'plain.txt', '--dest', 'ds2', cwd=tmp_path)
     assert p.returncode != 0 and '--labels' in p.stderr
-    p = run_cli('--urls', 'plain.txt', '--dest', 'ds2', '--labels', 'black', cwd=tmp_path)
-    assert p.returncode == 0 and '4 URLs: ok 4' in p.stdout, p.stderr
+    for bad in ('../../escaped', str(tmp_path / 'abs')):
+        p = run_cli('--urls', 'plain.txt', '--dest', 'ds2', '--labels', bad, cwd=tmp_path)
+        assert p.returncode != 0 and "can't be a class name" in p.stderr, (p.stdout, p.stderr)
+    (tmp_path / 'evil.txt').write_text(f'../../escaped {base}black/x.jpg\n')
+    p = run_cli('--urls', 'evil.txt', '--dest', 'ds2', cwd=tmp_path)
+    assert p.returncode != 0 and "evil.txt:1: '../../escaped' can't be a class name" in p.stderr, p.stderr
+    assert not (tmp_path / 'ds2').exists() and not (tmp_path.parent / 'escaped').exists() and not (tmp_path / 'abs').exists()
     # a folder with a copy (caught while gathering) and a smaller re-compressed copy (reported, then moved with --dedupe)
     first = sorted((web / 'grizzly').iterdir())[0]
     (web / 'grizzly' / 'again.jpg').write_bytes(first.read_bytes())
