@@ -92,6 +92,7 @@ def run(seq):
 
 
 class Crash(Exception): "A simulated crash (power cut, kill -9) at one step"
+CRASHES = Counter()   # crashes that happened, by kind
 
 def crashing(name, n):
     "A stand-in for `bear_lib.clean.<name>` that crashes at its `n`-th call; 'torn' crashes half-way through writing a ledger line"
@@ -103,6 +104,7 @@ def crashing(name, n):
             fn, rows = args
             line = json.dumps(rows[0]).encode()
             with open(fn, 'ab') as o: o.write(line[:len(line)//2])
+        CRASHES[name] += 1
         raise Crash(f'{name} {n}')
     return f
 
@@ -120,10 +122,13 @@ def reachable(root, initial):
         assert p in seen, f'{p} is not where the ledger says its file went: {sorted(seen)}'
 
 OPS = []
-crash_ops = st.one_of(ops, st.tuples(st.just('crash'), st.sampled_from(['apply', 'undo_last', 'undo_all']),
-                                     st.sampled_from(['append_jsonl', 'torn', 'move_new']), st.integers(1, 3)))
+crash = st.tuples(st.just('crash'), st.sampled_from(['apply', 'undo_last', 'undo_all']),
+                  st.sampled_from(['append_jsonl', 'torn', 'move_new']), st.integers(1, 3))
+mark = st.tuples(st.just('mark'), st.integers(0, 50), st.sampled_from([DELETE, *CLASSES]))
+crash_apply = st.tuples(st.just('crash'), st.just('apply'), st.sampled_from(['append_jsonl', 'torn', 'move_new']), st.integers(1, 2))
+crash_ops = st.one_of(ops, mark, crash, crash_apply)   # more marks and crashes than `ops` alone, so that crashes hit a step
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 @given(st.lists(crash_ops, min_size=20, max_size=30))
 def _crashes(seq):
     OPS.append(len(seq))
@@ -152,7 +157,7 @@ def _crashes(seq):
         assert snapshot(root) == initial   # everything the crashes left half-done is undone
 
 def test_crashes_lose_nothing():
-    "Crashes between any two steps of apply and undo, over >1000 random operations: no file lost, every file recorded, all undoable"
-    OPS.clear()
+    "Crashes between any two steps of apply and undo, over >2000 random operations: no file lost, every file recorded, all undoable"
+    OPS.clear(); CRASHES.clear()
     _crashes()
-    assert sum(OPS) >= 1000
+    assert sum(OPS) >= 2000 and sum(CRASHES.values()) >= 50 and set(CRASHES) == {'append_jsonl', 'torn', 'move_new'}, (sum(OPS), CRASHES)
