@@ -4,8 +4,9 @@
 
 # %% ../nbs/03_clean.ipynb #c003
 from __future__ import annotations
-import os, time, uuid, warnings
+import fcntl, json, os, re, stat, time, uuid, warnings
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 import ipywidgets as widgets
 from IPython.display import display
@@ -13,16 +14,17 @@ from fastcore.all import *
 from fastai.learner import Learner
 from fastai.vision.widgets import ImagesCleaner, ImageClassifierCleaner
 import fastai.vision.widgets as _fw
-from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl
+from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl, inside, move_new
 from .data import bear_dls
 
 # %% auto #0
-__all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'plan_clean', 'apply_clean', 'clean_summary', 'undo_clean', 'Cleaner',
-           'top_losses', 'losses_csv', 'apply_csv', 'error_on', 'cleaning_learner', 'clean_app', 'clean_notebook']
+__all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'LOCK', 'dataset_lock', 'plan_clean', 'apply_clean', 'clean_summary',
+           'undo_clean', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on',
+           'cleaning_learner', 'clean_app', 'clean_notebook']
 
 # %% ../nbs/03_clean.ipynb #c006
 KEEP, DELETE = '<Keep>', '<Delete>'
-TRASH, LEDGER = '_trash', 'clean.jsonl'
+TRASH, LEDGER, LOCK = '_trash', 'clean.jsonl', '.clean.lock'
 
 def _data_path(learn, path=None) -> Path:
     "`path`, else the dataset `learn` was trained on: `train` records it, else the folder above the first file's class folder"
@@ -32,11 +34,8 @@ def _data_path(learn, path=None) -> Path:
 def _classes(root, classes=None) -> list:
     return list(classes) if classes is not None else list(class_folders(root).attrgot('name'))
 
-def plan_clean(marks:dict, # {file: '<Delete>' or a class name}; files absolute or relative to `root`
-               root, # the dataset: a folder of class folders
-               classes=None # the class names a file may move to (default: `root`'s class folders)
-              ) -> L: # one dict per file: action ('delete', 'relabel' or 'skip'), src, dest (relative to `root`)
-    "The moves that applying `marks` to `root` would make; nothing is moved"
+def _plan(marks, root, classes=None) -> L:
+    "`plan_clean` without taking the lock (for callers that hold it)"
     root = Path(root).resolve()
     classes, taken, rows = _classes(root, classes), set(), L()
     for fn,v in sorted(((root/f).resolve(), v) for f,v in marks.items()):
@@ -50,37 +49,77 @@ def plan_clean(marks:dict, # {file: '<Delete>' or a class name}; files absolute 
         elif v in classes: action,dest = 'relabel', root/v/fn.name
         else: raise ValueError(f"Can't mark {rel} as {v!r}: use '{DELETE}', '{KEEP}' or a class name ({', '.join(classes)}).")
         dest = unique_path(dest, taken); taken.add(dest)
+        if inside(root, dest) != dest: raise ValueError(f"{dest.relative_to(root)} leads through a symlink in {root}: refused.")
         rows.append(dict(action=action, src=rel.as_posix(), dest=dest.relative_to(root).as_posix()))
     return rows
 
-# %% ../nbs/03_clean.ipynb #c010
-def _move(src:Path, dest:Path):
-    "Rename `src` to `dest`, refusing to overwrite"
-    if dest.exists(): raise FileExistsError(f"{dest} exists; bear_lib never overwrites a file. Nothing was moved for {src}.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(src, dest)
+# %% ../nbs/03_clean.ipynb #c006b
+_held = Counter()  # roots this process holds the lock of: `flock` on a second descriptor would wait for ourselves
 
+@contextmanager
+def dataset_lock(root, # the dataset folder
+                 wait:float=10. # seconds to wait for another cleaner before giving up with `TimeoutError`
+                ):
+    "Hold the dataset's cleaning lock (re-entrant in one process); `TimeoutError` naming the holder after `wait` s"
+    root = Path(root).resolve()
+    if _held[root]:
+        _held[root] += 1
+        try: yield
+        finally: _held[root] -= 1
+        return
+    try: fd = os.open(root/LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e: raise ValueError(f"{root/LOCK} is not a plain file ({e.strerror}): refused; remove it.") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd); raise ValueError(f"{root/LOCK} is not a plain file (a link?): refused; remove it.")
+    with open(fd, 'r+') as f:
+        end = time.monotonic() + wait
+        while True:
+            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); break
+            except BlockingIOError:
+                if time.monotonic() >= end:
+                    f.seek(0); who = f.read().strip()
+                    raise TimeoutError(f"{root} is in use by another cleaner (a cleaning page or command{', process ' + who if who else ''}); "
+                                       f"waited {wait:g} s. Try again when it has finished.") from None
+                time.sleep(0.05)
+        f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()
+        _held[root] += 1
+        try: yield
+        finally:
+            _held[root] -= 1
+            f.truncate(0); fcntl.flock(f, fcntl.LOCK_UN)
+
+# %% ../nbs/03_clean.ipynb #c006d
+def plan_clean(marks:dict, # {file: '<Delete>' or a class name}; files absolute or relative to `root`
+               root, # the dataset: a folder of class folders
+               classes=None, # the class names a file may move to (default: `root`'s class folders)
+               wait:float=10. # seconds to wait for another cleaner of `root` (`dataset_lock`)
+              ) -> L: # one dict per file: action ('delete', 'relabel' or 'skip'), src, dest (relative to `root`)
+    "The moves that applying `marks` to `root` would make; nothing is moved"
+    with dataset_lock(root, wait): return _plan(marks, root, classes)
+
+# %% ../nbs/03_clean.ipynb #c010
 def _batch_id() -> str: return time.strftime('%Y%m%dT%H%M%S') + '-' + uuid.uuid4().hex[:6]
 
 def apply_clean(marks:dict, # {file: '<Delete>' or a class name}
                 root, # the dataset folder
                 dry_run:bool=False, # only return the moves that would be made
                 ledger:str=LEDGER, # JSONL file in `root` that records every move
-                classes=None # the class names a file may move to (default: `root`'s class folders)
+                classes=None, # the class names a file may move to (default: `root`'s class folders)
+                wait:float=10. # seconds to wait for another cleaner of `root` (`dataset_lock`)
                ) -> L: # the moves: action, src, dest (relative to `root`), plus sha256, batch, time once done
-    "Delete (move to `_trash/`) and relabel (move to the class folder) the files marked in `marks`, recording each move"
+    "Delete (move to `_trash/`) and relabel (move to the class folder) the files marked in `marks`, recording each move first"
     root = Path(root).resolve()
-    rows = plan_clean(marks, root, classes)
-    if dry_run: return rows
-    batch = _batch_id()
-    for r in rows:
-        r['batch'] = batch
-        if r['action'] == 'skip': continue
-        src = root/r['src']
-        r['sha256'] = sha256(src)
-        _move(src, root/r['dest'])
-        r['time'] = time.time()
-        append_jsonl(root/ledger, [r])
+    with dataset_lock(root, wait):
+        rows = _plan(marks, root, classes)
+        if dry_run: return rows
+        batch = _batch_id()
+        for r in rows:
+            r['batch'] = batch
+            if r['action'] == 'skip': continue
+            r.update(sha256=sha256(root/r['src']), time=time.time())
+            append_jsonl(root/ledger, [r])  # write-ahead: on disk before the file moves
+            move_new(root/r['src'], root/r['dest'])
     return rows
 
 # %% ../nbs/03_clean.ipynb #c013
@@ -105,51 +144,102 @@ def clean_summary(rows) -> str:
     return ('' if done else 'Dry run: ') + '; '.join(parts) + '.'
 
 # %% ../nbs/03_clean.ipynb #c016
-def _pending(rows) -> L:
-    "The batch ids of `rows` that are applied and not undone, oldest first"
-    undone = set(r['batch'] for r in rows if r['action'] == 'undo')
-    return L(list(dict.fromkeys(r["batch"] for r in rows if r['action'] in ('delete', 'relabel') and r["batch"] not in undone)))
+_APPLIED = ('delete', 'relabel')
+_SHAPE = {'delete': ('class', 'trash'), 'relabel': ('class', 'class'), 'undo': ('class trash', 'class')}
+
+def _bad_path(root, p, kinds:str, classes) -> str|None:
+    "Why `p` is not a file of a class folder of `root` (or of `_trash/<class>/` if 'trash' in `kinds`), or None"
+    if not isinstance(p, str): return f'{p!r} is not a path'
+    try: rel = inside(root, p).relative_to(root)
+    except ValueError: return f'{p!r} leads outside the dataset'
+    if rel.as_posix() != p: return f"{p!r} is not a plain relative path (no '..', '.', absolute paths or symlinks)"
+    parts = rel.parts
+    if 'trash' in kinds and len(parts) == 3 and parts[0] == TRASH: parts = parts[1:]
+    elif 'class' not in kinds: parts = ()
+    if len(parts) != 2 or parts[0] not in classes:
+        return f"{p!r} is not in {' or '.join(f'{TRASH}/<class>/' if k == 'trash' else '<class>/' for k in kinds.split())} of {root}"
+
+def _check_batch(root, rows, ledger, classes):
+    "`ValueError` naming the first row of `rows` ((record number, row) pairs) that undo must not follow"
+    for i,r in rows:
+        kinds = _SHAPE[r['action']]
+        why = _bad_path(root, r.get('src'), kinds[0], classes) or _bad_path(root, r.get('dest'), kinds[1], classes)
+        if not why and not (isinstance(r.get('sha256'), str) and re.fullmatch('[0-9a-f]{64}', r['sha256'])): why = 'no sha256'
+        if not why and not isinstance(r.get('batch'), str): why = 'no batch'
+        if why: raise ValueError(f"{ledger} record {i} can't be undone: {why}: {json.dumps(r, default=str)}. "
+                                 "Nothing was moved; fix or remove that line.")
+
+# %% ../nbs/03_clean.ipynb #c016a
+def _batch(r) -> str|None: return r.get('batch') if isinstance(r.get('batch'), str) else None
+
+def _state(root, r, undone, gone) -> str:
+    "'move': `r`'s file is at its `dest`; 'done': undone or never moved; 'skip': moved or changed since"
+    cur = root/r['dest']
+    if cur not in gone and cur.is_file() and not cur.is_symlink() and sha256(cur) == r['sha256']: return 'move'
+    if (r['batch'], r['dest']) in undone: return 'done'
+    src = root/r['src']
+    return 'done' if src.is_file() and sha256(src) == r['sha256'] else 'skip'
 
 def undo_clean(root, # the dataset folder
-               what:str='last', # 'last': the last apply not undone yet; 'all': every apply
+               what:str='last', # 'last': the last apply with something left to undo; 'all': every apply
                dry_run:bool=False, # only return the moves that would be made
-               ledger:str=LEDGER # the ledger in `root`
+               ledger:str=LEDGER, # the ledger in `root`
+               wait:float=10. # seconds to wait for another cleaner of `root` (`dataset_lock`)
               ) -> L: # the moves back: action 'undo' (or 'skip'), src, dest, sha256, batch, time
-    "Move the files of the last (or every) `apply_clean` back where they were, as the ledger says"
+    "Move the files of the last (or every) `apply_clean` back where they were, as the ledger says, after checking its rows"
     if what not in ('last', 'all'): raise ValueError(f"what must be 'last' or 'all', not {what!r}")
     root = Path(root).resolve()
-    rows = read_jsonl(root/ledger)
-    batches = _pending(rows)
-    batches = batches[-1:] if what == 'last' else batches[::-1]
-    out, taken = L(), set()
-    for b in batches:
-        for r in reversed(rows.filter(lambda r: r.get('batch') == b and r['action'] != 'undo')):
-            cur = root/r['dest']
-            if not cur.is_file() or sha256(cur) != r['sha256']:
-                out.append(dict(action='skip', src=r['dest'], dest=r['src'], batch=b, reason='moved or changed since'))
-                continue
-            back = unique_path(root/r['src'], taken); taken.add(back)
-            row = dict(action='undo', src=r['dest'], dest=back.relative_to(root).as_posix(), sha256=r['sha256'], batch=b, undoes=r['action'])
-            out.append(row)
-            if dry_run: continue
-            _move(cur, back); taken.discard(back)
-            row['time'] = time.time()
-            append_jsonl(root/ledger, [row])
+    with dataset_lock(root, wait):
+        rows = L(enumerate(read_jsonl(root/ledger), 1)).filter(lambda o: o[1].get('action') in _SHAPE)
+        classes = set(_classes(root))
+        batches = {}
+        for i,r in rows: batches.setdefault(_batch(r), L()).append((i,r))
+        undone = set((_batch(r), str(r.get('src'))) for i,r in rows if r['action'] == 'undo')
+        todo = [b for b in batches if any(r['action'] in _APPLIED for i,r in batches[b])][::-1]  # newest first
+        if what == 'all':
+            for b in todo: _check_batch(root, batches[b], ledger, classes)
+        out, taken, gone = L(), set(), set()
+        for b in todo:
+            if what == 'last': _check_batch(root, batches[b], ledger, classes)
+            applied = L(r for i,r in batches[b] if r['action'] in _APPLIED)[::-1]
+            if what == 'last' and not any(_state(root, r, undone, gone) == 'move' for r in applied): continue
+            for r in applied:
+                s = _state(root, r, undone, gone)
+                if s == 'done': continue
+                if s == 'skip':
+                    out.append(dict(action='skip', src=r['dest'], dest=r['src'], batch=b, reason='moved or changed since')); continue
+                back = unique_path(root/r['src'], taken); taken.add(back); gone.add(root/r['dest'])
+                row = dict(action='undo', src=r['dest'], dest=back.relative_to(root).as_posix(), sha256=r['sha256'], batch=b,
+                           undoes=r['action'], time=time.time())
+                out.append(row)
+                if dry_run: continue
+                append_jsonl(root/ledger, [row])  # write-ahead, as in `apply_clean`
+                move_new(root/r['dest'], back)
+            if what == 'last': break
     if dry_run:
-        for r in out: r.pop('batch', None)
+        for r in out: r.pop('batch', None); r.pop('time', None)
     skips = out.filter(lambda r: r['action'] == 'skip')
     if skips: warnings.warn(f"{len(skips)} file(s) were moved or changed after cleaning and were left where they are: {skips.itemgot('src')}")
     return out
 
 # %% ../nbs/03_clean.ipynb #c021
+def _dropdown(box) -> widgets.Dropdown: return first(box.children, risinstance(widgets.Dropdown))
+
+def dropdowns(cleaner # a `Cleaner` or fastai's `ImageClassifierCleaner`
+             ) -> L:
+    "The dropdowns under the images `cleaner` shows, in order"
+    return L(cleaner.iw.widget.children).map(_dropdown)
+
+@delegates(ImagesCleaner, but=['opts'])
 class Cleaner(ImageClassifierCleaner):
     "fastai's `ImageClassifierCleaner` that keeps marks per file across dropdown changes, with Preview, Apply and Undo"
     def __init__(self, learn:Learner, # a `Learner` whose `dls` hold the dataset's files (from `train` or `cleaning_learner`)
                  path=None, # the dataset folder (default: the one `learn` was trained on)
                  ledger:str=LEDGER, # the ledger in `path`
-                 **kwargs): # passed to `ImagesCleaner`: height, width, max_n
-        self.marks, self.ledger = {}, ledger
-        self.path = _data_path(learn, path)
+                 wait:float=10., # seconds Apply and Undo wait for another cleaner of `path` before saying it is in use
+                 **kwargs):
+        store_attr('ledger,wait')
+        self.marks, self.path = {}, _data_path(learn, path)
         self.count, self.status, self.out = widgets.Label(), widgets.Label(), widgets.Output()
         _fw.display = display  # fastai's `widget` uses IPython's builtin `display`, missing outside IPython (scripts, pytest)
         super().__init__(learn, **kwargs)
@@ -168,7 +258,7 @@ class Cleaner(ImageClassifierCleaner):
         "Show the chosen category and split, each dropdown set from `marks`"
         super().on_change_ds(change)
         for fn,box in zip(self.iw.fns, self.iw.widget.children):
-            fn, dd = Path(fn).resolve(), box.children[1]
+            fn, dd = Path(fn).resolve(), _dropdown(box)
             box.layout.width = f'{self.iw.width + 8}px'
             dd.value = self.marks.get(fn, KEEP)
             dd.observe(partial(self._dd_changed, fn), 'value')
@@ -218,7 +308,7 @@ def _report(self:Cleaner, rows):
 def apply(self:Cleaner, dry_run:bool=False # only show what would be done
          ) -> L:
     "Apply the marks with `apply_clean` and show a summary"
-    rows = apply_clean(self.marks, self.path, dry_run=dry_run, ledger=self.ledger, classes=self.dd_cats.options)
+    rows = apply_clean(self.marks, self.path, dry_run=dry_run, ledger=self.ledger, classes=self.dd_cats.options, wait=self.wait)
     if not dry_run: self._moved(rows); self.on_change_ds()
     self._report(rows)
     return rows
@@ -232,7 +322,7 @@ def preview(self:Cleaner) -> L:
 def undo(self:Cleaner, what:str='last' # 'last' or 'all'
         ) -> L:
     "Undo the last apply (or all of them) with `undo_clean`"
-    rows = undo_clean(self.path, what, ledger=self.ledger)
+    rows = undo_clean(self.path, what, ledger=self.ledger, wait=self.wait)
     self._moved(rows); self.on_change_ds()
     self._report(rows)
     return rows
@@ -265,10 +355,10 @@ def losses_csv(learn:Learner, # a `Learner` whose `dls` hold the dataset's files
     df.to_csv(fname, index=False)
     return fname
 
+@delegates(apply_clean, but=['classes'])
 def apply_csv(fname, # a CSV from `losses_csv`, its `action` column filled in
               path, # the dataset folder its `file` column is relative to
-              dry_run:bool=False, # only return the moves that would be made
-              ledger:str=LEDGER # the ledger in `path`
+              **kwargs
              ) -> L:
     "Apply the actions of a `losses_csv` file: 'delete', a class name, or empty/'keep' to keep"
     import pandas as pd
@@ -276,7 +366,7 @@ def apply_csv(fname, # a CSV from `losses_csv`, its `action` column filled in
     if not {'file', 'action'} <= set(df.columns): raise ValueError(f"{fname} needs `file` and `action` columns: write it with `losses_csv`.")
     acts = {'delete': DELETE, '<delete>': DELETE, 'keep': KEEP, '<keep>': KEEP, '': KEEP}
     marks = {f: acts.get(a.strip().lower(), a.strip()) for f,a in zip(df.file, df.action)}
-    return apply_clean(marks, path, dry_run=dry_run, ledger=ledger)
+    return apply_clean(marks, path, **kwargs)
 
 # %% ../nbs/03_clean.ipynb #c043
 def error_on(learn:Learner, # a trained `Learner`
@@ -301,9 +391,10 @@ def cleaning_learner(path, # the dataset: a folder of class folders
     m.learn.dls = dls
     return m.learn
 
+@delegates(Cleaner, but=['learn', 'path'])
 def clean_app(path, # the dataset
               model='export.pkl', # a `bear_train` export trained on it
-              **kwargs # passed to `Cleaner`
+              **kwargs
              ) -> Cleaner:
     "A `Cleaner` for the dataset `path`, ranked by the exported `model`"
     return Cleaner(cleaning_learner(path, model), path, **kwargs)

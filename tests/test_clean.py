@@ -6,7 +6,7 @@ import pytest
 from bear_lib.gather import import_folder
 from bear_lib.core import sha256, read_jsonl
 from bear_lib.clean import (Cleaner, clean_app, cleaning_learner, apply_clean, undo_clean, losses_csv, apply_csv,
-                            DELETE, KEEP, TRASH, LEDGER)
+                            dropdowns, DELETE, KEEP, TRASH, LEDGER, LOCK)
 
 @pytest.fixture(scope='session')
 def tiny(tmp_path_factory, bears):
@@ -26,10 +26,8 @@ def dataset(tiny, tmp_path):
     return dest
 
 def snapshot(root):
-    "{relative path: sha256} of every file under `root` except the ledger"
-    return {p.relative_to(root).as_posix(): sha256(p) for p in Path(root).rglob('*') if p.is_file() and p.name != LEDGER}
-
-def dd(c, i): return c.iw.widget.children[i].children[1]
+    "{relative path: sha256} of every file under `root` except the ledger and its lock"
+    return {p.relative_to(root).as_posix(): sha256(p) for p in Path(root).rglob('*') if p.is_file() and p.name not in (LEDGER, LOCK)}
 
 def show(c, cat, split):
     c.dd_cats.value = cat; c.dd_ds.value = split
@@ -38,38 +36,38 @@ def test_marks_survive_dropdown_changes(tiny, dataset):
     c = clean_app(dataset, tiny[1], max_n=5)
     show(c, 'black', 'Train')
     a, b = c.iw.fns[0], c.iw.fns[1]
-    dd(c, 0).value = DELETE
-    dd(c, 1).value = 'teddy'
+    dropdowns(c)[0].value = DELETE
+    dropdowns(c)[1].value = 'teddy'
     show(c, 'grizzly', 'Valid')
     g = c.iw.fns[0]
-    dd(c, 0).value = 'black'
+    dropdowns(c)[0].value = 'black'
     assert c.count.value == '3 marked: 1 to delete, 2 to relabel'
     for cat in ['teddy', 'black', 'grizzly']:
         for split in ['Train', 'Valid']: show(c, cat, split)
     show(c, 'black', 'Train')
     assert (c.iw.fns[0], c.iw.fns[1]) == (a, b)
-    assert (dd(c, 0).value, dd(c, 1).value, dd(c, 2).value) == (DELETE, 'teddy', KEEP)
+    assert dropdowns(c)[:3].attrgot('value') == [DELETE, 'teddy', KEEP]
     show(c, 'grizzly', 'Valid')
-    assert c.iw.fns[0] == g and dd(c, 0).value == 'black'
+    assert c.iw.fns[0] == g and dropdowns(c)[0].value == 'black'
     assert c.marks == {Path(a).resolve(): DELETE, Path(b).resolve(): 'teddy', Path(g).resolve(): 'black'}
-    dd(c, 0).value = KEEP
+    dropdowns(c)[0].value = KEEP
     assert c.count.value == '2 marked: 1 to delete, 1 to relabel'
 
 def test_fastai_cleaner_loses_marks(tiny, dataset):
     "The bug this module fixes (fastai#3084), so the test above could fail"
     from fastai.vision.widgets import ImageClassifierCleaner
     plain = ImageClassifierCleaner(cleaning_learner(dataset, tiny[1]), max_n=3)
-    dd(plain, 0).value = DELETE
+    dropdowns(plain)[0].value = DELETE
     show(plain, 'grizzly', 'Train'); show(plain, 'black', 'Train')
-    assert dd(plain, 0).value == KEEP
+    assert dropdowns(plain)[0].value == KEEP
 
 def test_apply_then_undo_restores_files(tiny, dataset):
     before = snapshot(dataset)
     c = clean_app(dataset, tiny[1], max_n=4)
     show(c, 'black', 'Train')
     gone, moved = Path(c.iw.fns[0]), Path(c.iw.fns[1])
-    dd(c, 0).value = DELETE
-    dd(c, 1).value = 'teddy'
+    dropdowns(c)[0].value = DELETE
+    dropdowns(c)[1].value = 'teddy'
     # a file of the same name already in teddy/: the relabel must not overwrite it
     shutil.copy(dataset/'teddy'/sorted(p.name for p in (dataset/'teddy').iterdir())[0], dataset/'teddy'/moved.name)
     before = snapshot(dataset)
@@ -104,7 +102,7 @@ def test_undo_all(tiny, dataset):
     c = clean_app(dataset, tiny[1], max_n=3)
     for cat in ['black', 'grizzly', 'teddy']:
         show(c, cat, 'Valid')
-        dd(c, 0).value = DELETE
+        dropdowns(c)[0].value = DELETE
         c.apply()
     assert len(list((dataset/TRASH).rglob('*.jpg'))) == 3
     c.undo('all')
@@ -148,3 +146,214 @@ def test_bear_app_clean_errors(tiny, tmp_path):
     assert r.returncode != 0 and 'No dataset at' in r.stderr
     r = run('--clean', tiny[0])
     assert r.returncode != 0 and 'Cleaning needs a trained model' in r.stderr
+
+
+# --- Hostile ledgers, crashes and two writers (issue 10). A toy dataset of tiny files: no model needed. ---
+import json, subprocess, sys, time, warnings
+import bear_lib.clean as clean_mod
+from bear_lib.core import append_jsonl
+
+def toy(root, names=('a.jpg', 'b.jpg', 'c.jpg')):
+    "Class folders black/grizzly/teddy of tiny files with distinct contents"
+    for c in ('black', 'grizzly', 'teddy'):
+        (root/c).mkdir(parents=True)
+        for n in names: (root/c/n).write_bytes(f'{c}/{n}'.encode())
+    return root
+
+class Crash(Exception): "A simulated crash (power cut, kill -9) between two steps"
+
+def crash_on(n, f):
+    "`f`, but its `n`-th call raises `Crash` instead"
+    calls = [0]
+    def g(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == n: raise Crash(f'crash at call {n}')
+        return f(*args, **kwargs)
+    return g
+
+def rewrite_ledger(root, rows):
+    (root/LEDGER).write_text(''.join(json.dumps(r) + '\n' for r in rows))
+
+def test_undo_refuses_row_leading_outside(tmp_path):
+    "A shared dataset's ledger says a trashed file came from '../outside/x.jpg': undo must not move it there"
+    root, outside = toy(tmp_path/'ds'), tmp_path/'outside'
+    outside.mkdir()
+    apply_clean({'black/a.jpg': DELETE}, root)
+    rows = read_jsonl(root/LEDGER)
+    append_jsonl(root/LEDGER, [dict(rows[0], src='../outside/x.jpg', batch='evil')])
+    before = snapshot(root)
+    with pytest.raises(ValueError, match=r"\.\./outside/x\.jpg"): undo_clean(root)
+    with pytest.raises(ValueError, match=r"\.\./outside/x\.jpg"): undo_clean(root, 'all', dry_run=True)
+    assert snapshot(root) == before and list(outside.iterdir()) == []
+
+def test_undo_refuses_absolute_path_before_first_move(tmp_path):
+    "One bad row in a batch: the whole batch is refused before its first move, the message names the row"
+    root, elsewhere = toy(tmp_path/'ds'), tmp_path/'elsewhere'
+    apply_clean({'black/a.jpg': DELETE, 'black/b.jpg': 'teddy', 'grizzly/c.jpg': DELETE}, root)
+    rows = read_jsonl(root/LEDGER)
+    rows[0]['src'] = str(elsewhere/'a.jpg')
+    rewrite_ledger(root, rows)
+    before = snapshot(root)
+    with pytest.raises(ValueError, match=f"record 1 .*{elsewhere/'a.jpg'}"): undo_clean(root)
+    assert snapshot(root) == before and not elsewhere.exists()
+
+@pytest.mark.parametrize('field,value', [
+    ('dest', 'notes/a.jpg'),                # not a class folder: undo would read any file of the dataset
+    ('dest', '_quarantine/black/a.jpg'),    # only _trash/<class>/ holds cleaned files
+    ('src', 'black/../../x.jpg'),           # '..' on the way
+    ('src', 'black/sub/a.jpg'),             # not directly in a class folder
+    ('src', 'link/a.jpg'),                  # a symlinked folder leading outside
+    ('src', 7),                             # not a path at all
+    ('sha256', None)])                      # no hash: nothing to check the file against
+def test_undo_refuses_malformed_rows(tmp_path, field, value):
+    root = toy(tmp_path/'ds')
+    (tmp_path/'out').mkdir(); (root/'link').symlink_to(tmp_path/'out')
+    apply_clean({'black/a.jpg': DELETE, 'grizzly/a.jpg': DELETE}, root)
+    rows = read_jsonl(root/LEDGER)
+    rows[1][field] = value
+    rewrite_ledger(root, rows)
+    before = snapshot(root)
+    with pytest.raises(ValueError, match='record 2'): undo_clean(root)
+    assert snapshot(root) == before and list((tmp_path/'out').iterdir()) == []
+
+def test_crash_between_move_and_ledger(tmp_path, monkeypatch):
+    "A crash after a move: the move must already be in the ledger (write-ahead), so undo brings every file back"
+    root = toy(tmp_path/'ds')
+    before = snapshot(root)
+    monkeypatch.setattr(clean_mod, 'append_jsonl', crash_on(2, clean_mod.append_jsonl))
+    with pytest.raises(Crash): apply_clean({'black/a.jpg': DELETE, 'black/b.jpg': 'teddy', 'black/c.jpg': DELETE}, root)
+    monkeypatch.undo()
+    # every file that left its place is in the ledger
+    moved = {k for k in before if not (root/k).is_file()}
+    assert moved <= set(read_jsonl(root/LEDGER).itemgot('src'))
+    undo_clean(root)
+    assert snapshot(root) == before
+
+def test_crash_between_ledger_and_move(tmp_path, monkeypatch):
+    "A crash after the row is written but before its move: the row is harmless, undo checks the file's sha256"
+    root = toy(tmp_path/'ds')
+    before = snapshot(root)
+    monkeypatch.setattr(clean_mod, 'move_new', crash_on(2, clean_mod.move_new))
+    with pytest.raises(Crash): apply_clean({'black/a.jpg': DELETE, 'black/b.jpg': 'teddy', 'black/c.jpg': DELETE}, root)
+    monkeypatch.undo()
+    assert len(read_jsonl(root/LEDGER)) == 2 and (root/'black/b.jpg').is_file()   # a row whose move never happened
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')   # nothing to warn about: the file never moved
+        rows = undo_clean(root)
+    assert [(r['action'], r['dest']) for r in rows] == [('undo', 'black/a.jpg')]
+    assert snapshot(root) == before
+
+def test_torn_ledger_line(tmp_path):
+    "A crash in the middle of writing a ledger line: undo skips it with a warning, the next apply starts a new line"
+    root = toy(tmp_path/'ds')
+    before = snapshot(root)
+    apply_clean({'black/a.jpg': DELETE}, root)
+    with open(root/LEDGER, 'ab') as f: f.write(b'{"action": "delete", "src": "black/b.j')
+    apply_clean({'grizzly/a.jpg': 'teddy'}, root)
+    lines = (root/LEDGER).read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[2])['src'] == 'grizzly/a.jpg'
+    with pytest.warns(UserWarning, match='line 2 is not a JSON record'): undo_clean(root, 'all')
+    assert snapshot(root) == before
+
+def test_partial_undo_finishes_later(tmp_path, monkeypatch):
+    "An undo that crashes half-way is finished by the next undo: undo is recorded per file, not per batch"
+    root = toy(tmp_path/'ds')
+    before = snapshot(root)
+    apply_clean({'black/a.jpg': DELETE, 'black/b.jpg': DELETE, 'black/c.jpg': 'grizzly'}, root)
+    monkeypatch.setattr(clean_mod, 'append_jsonl', crash_on(2, clean_mod.append_jsonl))
+    with pytest.raises(Crash): undo_clean(root)
+    monkeypatch.undo()
+    assert snapshot(root) != before
+    rows = undo_clean(root)
+    assert len(rows) == 2 and {r['action'] for r in rows} == {'undo'}
+    assert snapshot(root) == before
+    assert undo_clean(root) == []
+
+def test_undo_last_skips_batches_with_nothing_left(tmp_path):
+    "The last batch's file was put back by hand: 'undo last' undoes the batch before instead of sticking"
+    root = toy(tmp_path/'ds')
+    before = snapshot(root)
+    apply_clean({'black/a.jpg': DELETE}, root)
+    apply_clean({'black/b.jpg': DELETE}, root)
+    (root/TRASH/'black'/'b.jpg').rename(root/'black'/'b.jpg')
+    rows = undo_clean(root)
+    assert [(r['action'], r['dest']) for r in rows] == [('undo', 'black/a.jpg')]
+    assert snapshot(root) == before
+    assert undo_clean(root) == []
+
+def test_move_never_replaces(tmp_path, monkeypatch):
+    "A file appears at the destination after the check (another writer): it is not replaced"
+    root = toy(tmp_path/'ds')
+    dest = root/TRASH/'black'/'a.jpg'
+    mkdir = Path.mkdir
+    def racing_mkdir(self, *args, **kwargs):
+        mkdir(self, *args, **kwargs)
+        if self == dest.parent and not dest.exists(): dest.write_bytes(b'written by another writer')
+    monkeypatch.setattr(Path, 'mkdir', racing_mkdir)
+    with pytest.raises(FileExistsError): apply_clean({'black/a.jpg': DELETE}, root)
+    monkeypatch.undo()
+    assert dest.read_bytes() == b'written by another writer'
+    assert (root/'black'/'a.jpg').read_bytes() == b'black/a.jpg'
+
+HOLDER = '''
+import sys, time
+import bear_lib.clean as c
+sha = c.sha256
+def slow(fn):
+    print('working', flush=True); time.sleep(float(sys.argv[2])); return sha(fn)
+c.sha256 = slow
+c.apply_clean({sys.argv[3]: c.DELETE}, sys.argv[1])
+print('done', time.time(), flush=True)
+'''
+
+def test_two_writers(tmp_path):
+    "Another process (a second page, the CLI) is cleaning: the second writer waits (bounded) or gets a clear 'in use'"
+    root = toy(tmp_path/'ds')
+    def holder(secs, fn):
+        p = subprocess.Popen([sys.executable, '-c', HOLDER, str(root), str(secs), fn], stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline() == 'working\n'
+        return p
+    p = holder(4, 'black/a.jpg')
+    t = time.time()
+    with pytest.raises(TimeoutError, match='in use'): apply_clean({'grizzly/a.jpg': DELETE}, root, wait=0.5)
+    with pytest.raises(TimeoutError, match='in use'): undo_clean(root, wait=0.5)
+    assert time.time() - t < 2.5 and (root/'grizzly/a.jpg').is_file()
+    apply_clean({'grizzly/a.jpg': DELETE}, root, wait=20)   # waits for the other batch to finish, then runs
+    done = float(p.stdout.readline().split()[1]); p.wait(timeout=30)
+    rows = read_jsonl(root/LEDGER)
+    assert rows.itemgot('src') == ['black/a.jpg', 'grizzly/a.jpg'] and rows[1]['time'] >= done - 0.5
+
+def test_symlinked_trash_is_not_followed(tmp_path):
+    "A shared dataset whose _trash/ is a symlink to elsewhere: deleting must not move files out of the dataset"
+    root, outside = toy(tmp_path/'ds'), tmp_path/'outside'
+    outside.mkdir(); (root/TRASH).symlink_to(outside)
+    with pytest.raises(ValueError, match='is outside .*refused'): apply_clean({'black/a.jpg': DELETE}, root)
+    assert list(outside.iterdir()) == [] and (root/'black/a.jpg').is_file()
+
+def test_lock_file_link_is_not_written(tmp_path):
+    "A dataset's .clean.lock that is a symlink to one of the user's files: refused, the file is not truncated"
+    root, victim = toy(tmp_path/'ds'), tmp_path/'notes.txt'
+    victim.write_text('keep me')
+    (root/LOCK).symlink_to(victim)
+    with pytest.raises(ValueError, match='not a plain file'): apply_clean({'black/a.jpg': DELETE}, root)
+    (root/LOCK).unlink(); (root/LOCK).hardlink_to(victim)
+    with pytest.raises(ValueError, match='not a plain file'): undo_clean(root)
+    assert victim.read_text() == 'keep me' and (root/'black/a.jpg').is_file()
+
+LOCKER = "import fcntl, sys, time\nf = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX); print('holding', flush=True); time.sleep(60)"
+
+def test_cleaner_says_in_use(tiny, dataset):
+    "The page's Apply while another process holds the dataset's lock: a clear 'in use' status, nothing moved, marks kept"
+    c = clean_app(dataset, tiny[1], max_n=2, wait=0.3)
+    show(c, 'black', 'Train')
+    fn = Path(c.iw.fns[0])
+    dropdowns(c)[0].value = DELETE
+    p = subprocess.Popen([sys.executable, '-c', LOCKER, str(dataset/LOCK)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == 'holding\n'
+        c.btns['apply'].click()
+        assert c.status.value.startswith(f"Couldn't do that: TimeoutError: {dataset.resolve()} is in use by another cleaner")
+        assert fn.is_file() and c.count.value == '1 marked: 1 to delete, 0 to relabel'
+    finally: p.kill(); p.wait()
+    c.btns['apply'].click()
+    assert c.status.value == '1 deleted (moved to _trash/).' and not fn.exists()
