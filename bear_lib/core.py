@@ -63,10 +63,11 @@ def sha256(fn # a file
 def append_jsonl(fn, # the JSON-lines file
                  rows # dicts to append, one line each
                 ):
-    "Append the dicts `rows` to `fn` and flush them to disk, on a fresh line even after a torn write"
+    "Append the dicts `rows` to `fn` and flush them to disk, on a fresh line even after a torn write; never through a symlink"
     fn = Path(fn); fn.parent.mkdir(parents=True, exist_ok=True)
     data = ''.join(json.dumps(r, default=str) + '\n' for r in rows).encode()
-    with open(fn, 'a+b') as f:
+    # O_NOFOLLOW: a ledger that is a symlink (a hostile dataset) is refused, not followed to another file
+    with os.fdopen(os.open(fn, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644), 'a+b') as f:
         if f.tell() > 0:
             f.seek(-1, os.SEEK_END)
             if f.read(1) != b'\n': data = b'\n' + data
