@@ -141,7 +141,9 @@ def export_model(learn:Learner, # a trained learner
     try:
         for f in outs:
             fd,tmps[f] = tempfile.mkstemp(dir=fname.parent, prefix=f'.{f.name}.', suffix='.tmp'); os.close(fd)
-        learn.export(Path(tmps[fname]))
+        dls,opt = learn.dls,learn.opt
+        try: learn.export(Path(tmps[fname]))
+        except BaseException: learn.dls,learn.opt = dls,opt; raise  # `Learner.export` empties them while it saves and doesn't restore them when saving fails
         if onnx:
             export_onnx(learn.model, tmps[outs[1]], card['preprocess']['size'], learn.loss_func.activation)
             card['onnx'] = dict(file=outs[1].name, sha256=sha256(tmps[outs[1]]))

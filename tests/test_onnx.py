@@ -95,12 +95,12 @@ def test_trained_onnx_matches_pytorch(trained, bears):
     assert (po.argmax(1) == pt.argmax(1)).all()
 
 def test_zero_shot_onnx_matches_pytorch(bears):
-    "The zero-shot model on ONNX Runtime (built once into the cache) agrees with torchvision's on all 371 bears within 1e-4"
+    "The zero-shot model on ONNX Runtime (built once into the cache) agrees with torchvision's within 1e-4 on every other bear"
     from bear_lib.infer import ImageNetBears, load_image, zero_shot_onnx, cache_dir
     assert zero_shot_onnx().parent == cache_dir() and zero_shot_onnx().stat().st_size > 1_000_000
     zo, zt = ImageNetBears(backend='onnx'), ImageNetBears(backend='torch')
     assert zo.card['runtime'] == 'ONNX Runtime' and zt.card['runtime'] == 'PyTorch'
-    ims = [load_image(f) for f in _photos(bears)]
+    ims = [load_image(f) for f in _photos(bears, 2)]
     (po, Po), (pt, Pt) = _both(zo, zt, ims)
     assert np.abs(Po - Pt).max() < 1e-4, np.abs(Po - Pt).max()
     assert np.abs(po - pt).max() < 1e-4, np.abs(po - pt).max()
@@ -174,9 +174,10 @@ def test_failed_export_keeps_previous_model(bears, tmp_path, monkeypatch):
     monkeypatch.setattr(torch, 'save', torn_save)
     with pytest.raises(OSError): bt.export_model(learn, out)
     assert {n: (tmp_path/n).read_bytes() for n in names} == before
+    assert len(learn.dls.train_ds) > 0  # the learner itself survives the failed export
     monkeypatch.setattr(torch, 'save', save)
     def no_onnx(*args, **kwargs): raise RuntimeError('exporter crashed')
     monkeypatch.setattr(bt, 'export_onnx', no_onnx)
     with pytest.raises(RuntimeError): bt.export_model(learn, out)
     assert {n: (tmp_path/n).read_bytes() for n in names} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temporary files left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)  # no temporary files left behind
