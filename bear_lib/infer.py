@@ -12,10 +12,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .core import sha256
 
 # %% auto #0
-__all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'PILImage', 'BadImage',
-           'load_image', 'odd_images', 'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet',
-           'zero_shot_onnx', 'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'BearModel', 'OnnxModel', 'load_model',
-           'Answer', 'decide', 'answer', 'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
+__all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'BadImage', 'load_image',
+           'odd_images', 'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet', 'zero_shot_onnx',
+           'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'BearModel', 'OnnxModel', 'load_model', 'Answer',
+           'decide', 'answer', 'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
 
 # %% ../nbs/04_infer.ipynb #c003a
 def PILImage(im):

@@ -44,7 +44,9 @@ def main():
             from bear_lib.backbones import mobilenet_v2
             from bear_lib.train import export_model
             fname = Path(tempfile.mkdtemp())/'export.pkl'
-            export_model(vision_learner(bear_dls(bears, bs=16), mobilenet_v2, metrics=error_rate), fname)
+            learn = vision_learner(bear_dls(bears, bs=16), mobilenet_v2, metrics=error_rate)
+            learn.bear_meta = dict(arch='mobilenet_v2')
+            export_model(learn, fname)
         ours, theirs = load_model(fname, backend='onnx'), load_model(fname, backend='torch')
         net, pre, act = theirs.learn.model.eval(), ours.card['preprocess'], theirs.learn.loss_func.activation
         what = f"{fname} ({ours.card.get('arch', '?')}{'' if a.model else ', head untrained'})"
