@@ -69,7 +69,7 @@ def _bars(probs:dict) -> str:
 def _row(name, text, img=None, probs=None, ok=True):
     "One result: thumbnail (if any), the answer in words, probability bars"
     if img is not None:
-        buf = io.BytesIO(); img.to_thumb(128, 128).save(buf, format='JPEG', quality=85)
+        t = img.copy(); t.thumbnail((128, 128)); buf = io.BytesIO(); t.save(buf, format='JPEG', quality=85)
         thumb = widgets.Image(value=buf.getvalue(), format='jpeg', layout=widgets.Layout(max_width='128px', max_height='128px'))
     else: thumb = widgets.HTML('<div style="width:128px;text-align:center;font-size:3em">✗</div>')
     cls = 'bear-answer' if ok else 'bear-answer bear-error'

@@ -72,14 +72,14 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
 @_dashed
 @call_parse
 def bear_train(images:Param("Dataset: a folder of class folders", str, required=True)=None,
-               out:str='export.pkl', # Where to save the model (a JSON sidecar and plots go beside it)
+               out:str='export.pkl', # Where to save the model (its ONNX twin, a JSON sidecar and plots go beside it)
                epochs:int=2, # Epochs of fine-tuning after the frozen one
                arch:str='mobilenet_v2', # Backbone
                size:int=224, # Image size
                bs:int=32, # Batch size
                seed:int=42, # Seed of the validation split and the run
               ):
-    "Fine-tune a pretrained backbone on IMAGES and export it"
+    "Fine-tune a pretrained backbone on IMAGES and export it (fastai pickle, ONNX and a JSON sidecar)"
     from bear_lib.train import train, export_model, save_plots
     t = time.time()
     try: learn = train(images, arch=arch, epochs=epochs, size=size, bs=bs, seed=seed)
@@ -88,23 +88,28 @@ def bear_train(images:Param("Dataset: a folder of class folders", str, required=
     pngs = save_plots(learn, Path(out).absolute().parent)
     import json
     card = json.loads(side.read_text())
+    onnx = side.with_name(card['onnx']['file']) if card.get('onnx') else 'none (this model runs on PyTorch only)'
     print(f"\nerror_rate {card['error_rate']:.4f} on {card['n_valid']} validation images ({card['n_train']} trained), "
-          f"{time.time()-t:.0f} s in all\nmodel:   {Path(out).absolute()}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
+          f"{time.time()-t:.0f} s in all\nmodel:   {Path(out).absolute()}\nonnx:    {onnx}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
 
 # %% ../nbs/06_cli.ipynb #c006
 @_dashed
 @call_parse
 def bear_predict(files:Param("Image files or folders", str, nargs='+'),
-                 model:str=None, # A `bear_train` export (default: the zero-shot ImageNet model)
-                 csv:str=None, # Also write the table to this CSV file
+                 model:str=None, # A `bear_train` export (default: $BEAR_MODEL if set, else the zero-shot ImageNet model)
+                 csv:str=None, # Also write the table to this CSV file (file, answer, label, probability, text, p_<class>...)
+                 backend:str=None, # 'onnx', 'torch' or 'auto' (default: $BEAR_BACKEND, else ONNX Runtime where the model has an ONNX file)
                 ):
-    "Classify image files and folders; print one line per file"
+    "Answer for each image file as the app does (a class, not_sure, not_a_bear, or error); print one line per file"
     from bear_lib.infer import load_model, predict_files
     try:
-        with contextlib.redirect_stdout(sys.stderr): df = predict_files(load_model(model), files) # the bar goes to stderr
+        m = load_model(model, backend=backend)
+        print(f"{m.card['name']} on {m.card['runtime']}", file=sys.stderr)
+        with contextlib.redirect_stdout(sys.stderr): df = predict_files(m, files) # the bar goes to stderr
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
     if csv: df.to_csv(csv, index=False)
-    for r in df.itertuples(): print(f"{r.file}\t{r.label or 'ERROR'}\t{r.probability:.4f}\t{r.error}".rstrip())
+    for r in df.itertuples():
+        print(f"{r.file}\t{r.answer}\t{r.label or '-'}\t{'-' if r.answer == 'error' else f'{r.probability:.4f}'}\t{r.text}")
 
 # %% ../nbs/06_cli.ipynb #c007
 def voila_cmd(nb, # the notebook to serve

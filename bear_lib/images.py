@@ -106,7 +106,6 @@ def open_image(x, # a path, bytes, an open file or a PIL image
 # %% ../nbs/00a_images.ipynb #i016
 def load_image(x, # a path, bytes, an open file or a PIL image
                max_pixels:int=MAX_PIXELS # most pixels decoded (see `decode`)
-              ):
-    "An upright 8-bit RGB `BearImage` (a fastai `PILImage`) of `x`, or `BadImage` saying why not"
-    from bear_lib.data import BearImage
-    return BearImage(open_image(x, max_pixels))
+              ) -> Image.Image:
+    "An upright 8-bit RGB Pillow image of `x`, or `BadImage` saying why not"
+    return open_image(x, max_pixels)

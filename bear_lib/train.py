@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_train.ipynb #c003
 from __future__ import annotations
-import json, time, hashlib, platform
+import json, os, time, hashlib, platform, tempfile, warnings, importlib.metadata
 from pathlib import Path
 import torch, torchvision, PIL, fastai
 from fastai.vision.all import *
@@ -13,7 +13,7 @@ from .data import bear_dls, get_bear_files
 from .backbones import get_backbone
 
 # %% auto #0
-__all__ = ['train', 'save_plots', 'dataset_hash', 'versions', 'export_model']
+__all__ = ['train', 'save_plots', 'dataset_hash', 'versions', 'onnx_preprocess', 'export_onnx', 'export_model']
 
 # %% ../nbs/02_train.ipynb #c005
 def train(path, # a dataset: a folder of class folders
@@ -64,26 +64,91 @@ def dataset_hash(fns, root) -> str:
     for r,f in rel: h.update(f'{r}\0{sha256(f)}\n'.encode())
     return h.hexdigest()
 
+def _version(pkg):
+    try: return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError: return None
+
 def versions() -> dict:
-    "Versions of the libraries an export depends on"
+    "Versions of the libraries an export depends on (on PyTorch, or on ONNX Runtime with numpy and Pillow)"
     import bear_lib
-    return dict(bear_lib=bear_lib.__version__, fastai=fastai.__version__, torch=torch.__version__,
-                torchvision=torchvision.__version__, pillow=PIL.__version__, python=platform.python_version())
+    v = dict(bear_lib=bear_lib.__version__, fastai=fastai.__version__, torch=torch.__version__, torchvision=torchvision.__version__,
+             pillow=PIL.__version__, numpy=np.__version__, onnxruntime=_version('onnxruntime'), python=platform.python_version())
+    return {k: x for k,x in v.items() if x}
 
 # %% ../nbs/02_train.ipynb #c020
+def onnx_preprocess(dls:DataLoaders) -> dict:
+    "The validation transforms of `dls` as data that `bear_lib.infer.preprocess` follows; ValueError for one it can't"
+    pre = None
+    for t in dls.valid.after_item.fs:
+        if isinstance(t, (RandomResizedCrop, Resize)):
+            if t.size[0] != t.size[1]: raise ValueError(f"{t} makes {t.size} images; the ONNX path takes square ones")
+            pre = dict(size=int(t.size[0]), resample=Image.Resampling(t.mode).name.lower())
+            if isinstance(t, RandomResizedCrop): pre.update(resize='random', val_xtra=t.val_xtra)
+            else: pre.update(resize=str(t.method), pad_mode=str(t.pad_mode))
+        elif not isinstance(t, ToTensor): raise ValueError(f"no numpy version of the item transform {t}")
+    if pre is None: raise ValueError("no Resize or RandomResizedCrop among the item transforms: images of any size")
+    for t in dls.valid.after_batch.fs:
+        if isinstance(t, IntToFloatTensor) and t.div == 255: continue
+        if isinstance(t, Normalize): pre.update(mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
+        elif t.split_idx == 0: continue  # training-only augmentation
+        elif isinstance(t, AffineCoordTfm) and t.size is None: continue  # in validation an identity warp (to ~1e-7)
+        else: raise ValueError(f"no numpy version of the batch transform {t}")
+    if 'mean' not in pre: raise ValueError("no Normalize among the batch transforms")
+    return pre
+
+class _Probs(nn.Module):
+    "A classifier followed by its output activation, so that the ONNX file gives probabilities"
+    def __init__(self, net, act): super().__init__(); self.net,self.act = net,act
+    def forward(self, x): return self.act(self.net(x))
+
+def export_onnx(net:nn.Module, # a classifier of RGB images
+                fname, # the ONNX file to write
+                size:int, # its input's side in pixels
+                act=None, # the output activation (default: softmax over the classes)
+                opset:int=17 # the ONNX opset
+               ):
+    "Write `net` and `act` as ONNX to `fname`: a batch (`n`×3×`size`×`size`) of normalised images in, probabilities out"
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # the TorchScript-based exporter warns that it is deprecated; it is the one that matches to 1e-7
+            torch.onnx.export(_Probs(net, act or partial(torch.softmax, dim=1)), torch.zeros(1, 3, size, size), str(fname), dynamo=False,
+                              opset_version=opset, input_names=['image'], output_names=['probs'],
+                              dynamic_axes={'image': {0: 'n'}, 'probs': {0: 'n'}})
+    finally: net.train(was)
+
+# %% ../nbs/02_train.ipynb #c020e
 def export_model(learn:Learner, # a trained learner
-                 fname='export.pkl', # where to save it; the sidecar goes to the same name with `.json`
+                 fname='export.pkl', # where to save it; the ONNX file and the sidecar go to the same name with `.onnx` and `.json`
+                 onnx:bool=True # also write the ONNX file (skipped, with a warning, when a transform has no numpy version)
                 ) -> Path: # the path of the sidecar
-    "Export `learn` with `Learner.export` plus a JSON sidecar describing the model"
+    "Export `learn` with `Learner.export`, as ONNX, and a JSON sidecar describing the model; all three or none"
     fname = Path(fname).absolute()
     fname.parent.mkdir(parents=True, exist_ok=True)
-    meta = getattr(learn, 'bear_meta', {})
-    path = Path(meta.get('path', learn.dls.path))
-    card = dict(format='bear_lib-export', version=1, vocab=list(learn.dls.vocab), **meta,
+    meta = dict(getattr(learn, 'bear_meta', {}))
+    # the dataset: where `train` says, else the folder above the first file's class folder; its path stays out of the card
+    path = Path(meta.pop('path', None) or Path(learn.dls.train_ds.items[0]).parent.parent)
+    card = dict(format='bear_lib-export', version=2, vocab=list(learn.dls.vocab), **meta, dataset=path.resolve().name,
                 error_rate=learn.error_rate_valid(), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
                 dataset_sha256=dataset_hash(learn.dls.train_ds.items + learn.dls.valid_ds.items, path),
                 trained_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'), versions=versions())
-    learn.export(fname)
-    side = fname.with_suffix('.json')
-    side.write_text(json.dumps(card, indent=2))
-    return side
+    if onnx:
+        try: card['preprocess'] = onnx_preprocess(learn.dls)
+        except ValueError as e: warnings.warn(f"No ONNX file for this model ({e}); it runs on PyTorch."); onnx = False
+    outs = [fname] + ([fname.with_suffix('.onnx')] if onnx else []) + [fname.with_suffix('.json')]
+    tmps = {}
+    try:
+        for f in outs:
+            fd,tmps[f] = tempfile.mkstemp(dir=fname.parent, prefix=f'.{f.name}.', suffix='.tmp'); os.close(fd)
+        dls,opt = learn.dls,learn.opt
+        try: learn.export(Path(tmps[fname]))
+        except BaseException: learn.dls,learn.opt = dls,opt; raise  # `Learner.export` empties them while it saves and doesn't restore them when saving fails
+        if onnx:
+            export_onnx(learn.model, tmps[outs[1]], card['preprocess']['size'], learn.loss_func.activation)
+            card['onnx'] = dict(file=outs[1].name, sha256=sha256(tmps[outs[1]]))
+        Path(tmps[outs[-1]]).write_text(json.dumps(card, indent=2))
+        for f in outs: os.replace(tmps[f], f)  # only now, all complete: the sidecar last
+    finally:
+        for t in tmps.values(): Path(t).unlink(missing_ok=True)  # this export's own temporary files, when it failed
+    return outs[-1]

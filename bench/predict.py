@@ -1,84 +1,84 @@
-"""Our prediction path against a plain torch forward pass with identical preprocessing, on the same photos and model.
+"""Single-photo latency from file to answer: our ONNX path (`answer` on `load_model`'s ONNX Runtime model) against plain PyTorch
+doing the same work with the same preprocessing, on the same photos in the same run.
 
-    python bench/predict.py [--model export.pkl] [--threads 1] [--reps 3]
+    python bench/predict.py [--model export.pkl | --zero-shot] [--threads 2] [--reps 3] [--n 48]
 
-Without --model it exports a mobilenet_v2 `vision_learner` on the sample photos without training it: the timings
-don't depend on the weights. Single: `BearModel.predict(img)` vs PIL resize/crop + normalise + forward, batch 1, per photo.
-Batch: `BearModel.probs(64 imgs)` vs the same plain preprocessing stacked into one batch. Both start from decoded RGB images.
-Last line: ratio=<ours single-image latency / plain single-image latency> (target <= 1.3; batch throughput target >= 0.9 of plain).
+Both sides start from the file: decode with `load_image`, `preprocess` (numpy + Pillow), the model's network and, for the
+out-of-domain check, the ImageNet network, then `decide`. Ours runs the networks on ONNX Runtime; the baseline runs the very same
+networks in eager PyTorch (`torch.inference_mode`, batch of 1). Our PyTorch path (`answer` on the fastai export, fastai's own
+transforms) is printed for reference. Without --model it exports a mobilenet_v2 `vision_learner` on the sample photos without
+training it (the timings don't depend on the weights). Both sides must give the same answers.
+Last line: ratio=<ours (ONNX Runtime) ms per photo / plain PyTorch ms per photo>. Goal: <= 0.5.
 """
-import argparse, statistics, tempfile, time, warnings
+import argparse, os, tempfile, time, warnings
 from pathlib import Path
-import numpy as np, torch
-from PIL import Image
+import numpy as np
 
-def plain_preprocess(im, size=224, val_xtra=0.14, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
-    "fastai's validation-mode RandomResizedCrop + ToTensor + IntToFloatTensor + Normalize, written with PIL and torch"
-    big = size + int(np.ceil(size * val_xtra / 8) * 8)
-    off = (big - size) // 2
-    im = im.resize((big, big), Image.BILINEAR).crop((off, off, off + size, off + size))
-    x = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255)
-    return (x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
-
-def timeit(f, reps):
-    "Best of `reps` total times of `f()`"
+def per_photo(f, reps, n):
+    "Best of `reps` runs of `f()` (which answers `n` photos), in seconds per photo"
     ts = []
     for _ in range(reps):
         t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
-    return min(ts)
+    return min(ts) / n
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--model'); ap.add_argument('--threads', type=int, default=1); ap.add_argument('--reps', type=int, default=3)
-    ap.add_argument('--n', type=int, default=64)
+    ap.add_argument('--model'); ap.add_argument('--zero-shot', action='store_true')
+    ap.add_argument('--threads', type=int, default=2); ap.add_argument('--reps', type=int, default=3); ap.add_argument('--n', type=int, default=48)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    os.environ['OMP_NUM_THREADS'] = str(a.threads)  # ONNX Runtime's intra-op threads (OnnxNet reads it)
     warnings.filterwarnings('ignore')
-    from fastai.vision.all import vision_learner
+    import torch
+    torch.set_num_threads(a.threads)
     from bear_lib.core import sample_bears
-    from bear_lib.data import bear_dls
-    from bear_lib.backbones import mobilenet_v2
-    from bear_lib.infer import BearModel, load_image
+    from bear_lib.infer import (load_model, answer, decide, load_image, preprocess, imagenet_net, ImageNetBears, IMAGENET_PRE)
     bears = sample_bears()
-    fname = a.model
-    if not fname:
-        fname = Path(tempfile.mkdtemp())/'export.pkl'
-        vision_learner(bear_dls(bears, bs=8), mobilenet_v2).export(fname)
-    model = BearModel(fname)
-    net = model.learn.model.eval()
-    fns = sorted(bears.rglob('*.jpg'))[::3][:a.n]
-    ims = [load_image(f) for f in fns]
-    model.probs(ims[:1])  # warm up
-    # identical preprocessing: the plain tensors equal fastai's
-    ours_x = model._after_batch((torch.stack([model._after_item((im,))[0] for im in ims[:4]]),))[0]
-    plain_x = torch.stack([plain_preprocess(im) for im in ims[:4]])
-    assert torch.allclose(ours_x, plain_x, atol=1e-4), float((ours_x - plain_x).abs().max())
+    if a.zero_shot:
+        ours, theirs, what = ImageNetBears(backend='onnx'), ImageNetBears(backend='torch'), 'zero-shot ImageNet MobileNetV2'
+        net, pre, act = None, None, None
+    else:
+        fname = a.model
+        if not fname:
+            from fastai.vision.all import vision_learner, error_rate
+            from bear_lib.data import bear_dls
+            from bear_lib.backbones import mobilenet_v2
+            from bear_lib.train import export_model
+            fname = Path(tempfile.mkdtemp())/'export.pkl'
+            learn = vision_learner(bear_dls(bears, bs=16), mobilenet_v2, metrics=error_rate)
+            learn.bear_meta = dict(arch='mobilenet_v2')
+            export_model(learn, fname)
+        ours, theirs = load_model(fname, backend='onnx'), load_model(fname, backend='torch')
+        net, pre, act = theirs.learn.model.eval(), ours.card['preprocess'], theirs.learn.loss_func.activation
+        what = f"{fname} ({ours.card.get('arch', '?')}{'' if a.model else ', head untrained'})"
+    inet = imagenet_net()[0]
+    idxs = getattr(ours, 'idxs', None)
 
-    def plain_single():
-        for im in ims:
-            with torch.inference_mode(): net(plain_preprocess(im)[None]).softmax(1)
-    def ours_single():
-        for im in ims: model.predict(im)
-    def plain_batch():
-        with torch.inference_mode(): net(torch.stack([plain_preprocess(im) for im in ims])).softmax(1)
-    def ours_batch(): model.probs(ims)
-    def learner_single():
-        with model.learn.no_bar():
-            for im in ims[:8]: model.learn.predict(im)
+    def plain(f):
+        "The same work in plain PyTorch: decode, numpy preprocessing, eager forward passes, decide"
+        im = load_image(f)
+        with torch.inference_mode():
+            P = inet(torch.from_numpy(preprocess(im, IMAGENET_PRE))[None]).softmax(1)[0].numpy() if ours.imagenet_map else None
+            if net is None: p = P[idxs] / P[idxs].sum()
+            else: p = act(net(torch.from_numpy(preprocess(im, pre))[None]))[0].numpy()
+        return decide(p, ours.vocab, P, ours.imagenet_map)
 
-    for f in (plain_single, ours_single, plain_batch, ours_batch): f()  # warm up
-    # interleave so that load from other processes hits both alike
-    ps, os_, pb, ob = [], [], [], []
-    for _ in range(a.reps):
-        ps.append(timeit(plain_single, 1)); os_.append(timeit(ours_single, 1))
-        pb.append(timeit(plain_batch, 1)); ob.append(timeit(ours_batch, 1))
-    n = len(ims)
-    ps, os_, pb, ob = min(ps) / n, min(os_) / n, min(pb), min(ob)
-    lp = timeit(learner_single, 1) / 8
-    what = model.card.get('arch', '?') if a.model else 'mobilenet_v2 vision_learner, head untrained'
-    print(f'model {fname} ({what}), {n} photos, torch threads {a.threads}, best of {a.reps}')
-    print(f'single image: ours {os_*1e3:.1f} ms  plain torch {ps*1e3:.1f} ms  (fastai Learner.predict: {lp*1e3:.1f} ms)')
-    print(f'batch of {n}: ours {ob:.3f} s ({n/ob:.0f} img/s)  plain torch {pb:.3f} s ({n/pb:.0f} img/s)  throughput ours/plain {pb/ob:.2f}')
-    print(f'ratio={os_/ps:.3f}')
+    fns = sorted(bears.rglob('*.jpg'))[::7][:a.n]
+    n = len(fns)
+    def run_plain(): return [plain(f) for f in fns]
+    def run_ours(): return [answer(ours, [f])[0] for f in fns]
+    def run_torch(): return [answer(theirs, [f])[0] for f in fns]
+    res = {f.__name__: f() for f in (run_plain, run_ours, run_torch)}  # warm up, and the answers to compare
+    same = sum(x.code == y.code for x,y in zip(res['run_ours'], res['run_plain']))
+    gap = max(max(abs(x.probs[c] - y.probs[c]) for c in x.probs) for x,y in zip(res['run_ours'], res['run_plain']))
+    assert same == n, f'ONNX and PyTorch answer differently for {n - same} of {n} photos'
+    tp, to, tt = [], [], []
+    for _ in range(a.reps):  # interleaved, so that load from other processes hits all alike
+        tp.append(per_photo(run_plain, 1, n)); to.append(per_photo(run_ours, 1, n)); tt.append(per_photo(run_torch, 1, n))
+    tp, to, tt = min(tp), min(to), min(tt)
+    print(f'model {what}, {n} photos from file to answer, {a.threads} threads (torch and ONNX Runtime), best of {a.reps}; '
+          f'out-of-domain check: {"yes" if ours.imagenet_map else "no"}')
+    print(f'same answers: {same} of {n}; largest probability difference ONNX vs PyTorch: {gap:.1e}')
+    print(f'per photo: ours (ONNX Runtime) {to*1e3:.1f} ms   plain PyTorch {tp*1e3:.1f} ms   (our PyTorch path with fastai transforms: {tt*1e3:.1f} ms)')
+    print(f'ratio={to/tp:.3f}')
 
 if __name__ == '__main__': main()

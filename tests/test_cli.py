@@ -1,8 +1,16 @@
 "The console scripts across processes: train on the sample bears, export, predict in a fresh process."
-import csv, json, subprocess, sys
+import csv, json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import BIN, run
+
+def _hopper():
+    import matplotlib.cbook
+    return Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
+
+def _lines(stdout):
+    "bear_predict's lines as (file, answer, label, probability, text)"
+    return [l.split('\t') for l in stdout.strip().splitlines()]
 
 def test_train_export(trained):
     card = json.loads(trained.with_suffix('.json').read_text())
@@ -10,6 +18,10 @@ def test_train_export(trained):
     assert card['n_train'] + card['n_valid'] == 371 and card['n_valid'] == 74
     assert card['error_rate'] <= 0.05, card['error_rate']
     assert card['arch'] == 'mobilenet_v2'
+    onnx = trained.with_suffix('.onnx')
+    assert onnx.stat().st_size > 1_000_000 and card['onnx']['file'] == onnx.name
+    assert card['preprocess'] == dict(size=224, resample='bilinear', resize='random', val_xtra=0.14,
+                                      mean=pytest.approx([0.485, 0.456, 0.406]), std=pytest.approx([0.229, 0.224, 0.225]))
     for png in ['confusion_matrix.png', 'top_losses.png']: assert (trained.parent/png).stat().st_size > 1000
 
 def test_sidecar_matches_run(trained, bears):
@@ -21,27 +33,62 @@ def test_sidecar_matches_run(trained, bears):
     assert card['versions'] == versions()
     assert card['size'] == 224 and card['seed'] == 42 and card['train_seconds'] > 0
 
+def test_sidecar_has_no_machine_paths(trained, bears):
+    "The card names the dataset and its hash, never a path of the training machine"
+    text = trained.with_suffix('.json').read_text()
+    card = json.loads(text)
+    assert card['dataset'] == bears.resolve().name and 'path' not in card
+    for p in {str(bears), str(bears.resolve()), str(trained.parent), str(Path.home())}: assert p not in text, p
+
 def test_predict_fresh_process(trained, bears, tmp_path):
     "A process that never trained anything loads the export and labels the photos right"
     out = tmp_path/'preds.csv'
     run('bear_predict', bears, '--model', trained, '--csv', out, cwd=tmp_path)
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 371
-    assert {'file', 'label', 'probability'} <= set(rows[0])
+    assert list(rows[0])[:5] == ['file', 'answer', 'label', 'probability', 'text']
     right = sum(Path(r['file']).parent.name == r['label'] for r in rows)
     assert right/len(rows) >= 0.97, right
+    assert sum(r['answer'] == r['label'] for r in rows)/len(rows) >= 0.9  # answered, not "not sure"
+    assert all(r['answer'] in (r['label'], 'not_sure', 'not_a_bear') for r in rows)
 
-def test_predict_default_model(bears, tmp_path):
-    "Without --model, the zero-shot ImageNet model answers"
-    fns = [bears/c/f'{c}_0002.jpg' for c in ['black', 'grizzly', 'teddy']]
+def test_predict_same_answer_as_app(trained, bears, tmp_path):
+    "bear_predict says what the app says, photo for photo: bears, a person, a file that is not a photo"
+    from datetime import datetime, timezone
+    from bear_lib.app import BearApp
+    from bear_lib.infer import load_model
+    from skimage import data
+    from PIL import Image
+    Image.fromarray(data.astronaut()).save(tmp_path/'astronaut.png')
+    (tmp_path/'notes.jpg').write_text('not a photo')
+    fns = [bears/'grizzly'/'grizzly_0002.jpg', bears/'black'/'black_0002.jpg', _hopper(), tmp_path/'astronaut.png', tmp_path/'notes.jpg']
+    for model in ([trained], []):
+        r = run('bear_predict', *fns, *(['--model', *model] if model else []), cwd=tmp_path)
+        got = _lines(r.stdout)
+        app = BearApp(load_model(*model))
+        for f,(_, ans, label, prob, text) in zip(fns, got):
+            b = f.read_bytes()
+            app.upload.value = ({'name': f.name, 'type': 'image/jpeg', 'size': len(b), 'content': memoryview(b), 'last_modified': datetime.now(timezone.utc)},)
+            shown = app.classify()
+            assert text in shown, (f.name, text, shown)
+        assert [l[1] for l in got] == ['grizzly', 'black', 'not_a_bear', 'not_a_bear', 'error'], got
+
+def test_predict_default_model(trained, bears, tmp_path):
+    "Without --model, the zero-shot ImageNet model answers, even with an export.pkl in the folder (its help says so)"
+    shutil.copy(trained, tmp_path/'export.pkl')
+    fns = [bears/c/f'{c}_0002.jpg' for c in ['black', 'grizzly', 'teddy']] + [_hopper()]
     r = run('bear_predict', *fns, cwd=tmp_path)
-    labels = [l.split('\t')[1] for l in r.stdout.strip().splitlines()]
-    assert labels == ['black', 'grizzly', 'teddy']
+    assert [l[1] for l in _lines(r.stdout)] == ['black', 'grizzly', 'teddy', 'not_a_bear']
+    assert 'zero-shot' in r.stderr and 'export.pkl' not in r.stderr
+    # a default export in $BEAR_MODEL is used, and the command says which file it loaded
+    env = {**os.environ, 'BEAR_MODEL': str(trained)}
+    r = subprocess.run([str(BIN/'bear_predict'), str(fns[1])], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0 and f'$BEAR_MODEL: {trained}' in r.stderr and 'Trained model' in r.stderr, r.stderr
 
 def test_predict_bad_input(tmp_path):
     (tmp_path/'notes.jpg').write_text('not a photo')
     r = run('bear_predict', tmp_path/'notes.jpg', cwd=tmp_path)
-    assert 'ERROR' in r.stdout and 'not an image' in r.stdout
+    assert _lines(r.stdout)[0][1] == 'error' and 'not an image' in r.stdout
     r = run('bear_predict', tmp_path/'missing.jpg', cwd=tmp_path, check=False)
     assert r.returncode != 0 and 'No such file' in r.stderr
     r = run('bear_predict', tmp_path/'notes.jpg', '--model', tmp_path/'nope.pkl', cwd=tmp_path, check=False)
