@@ -87,7 +87,7 @@ def _check(self:BearApp, f):
     return load_image(f['content'], max_pixels=self.max_pixels)
 
 NO_FILES = ("No photo has arrived yet: choose photos (at most {:.0f} MB each). Photos still on their way are classified "
-            "as soon as they arrive; a file many times larger can't be sent at all: use a smaller one.")
+            "as soon as they arrive; a file many times larger can't be sent at all: reload the page and choose a smaller one.")
 
 # %% ../nbs/05_app.ipynb #c011a
 @patch
