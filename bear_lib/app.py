@@ -56,7 +56,7 @@ class BearApp:
         self.btn.on_click(self.classify)
         self.upload.observe(self._arrived, 'value')
         self.info = widgets.HTML(card_html(getattr(self.model, 'card', {}), conf, ood))
-        self.widget = widgets.VBox([widgets.Label(f'Select photos of bears (at most {max_bytes/1e6:.0f} MB each), then click Classify.'),
+        self.widget = widgets.VBox([widgets.Label(f'Select photos of bears (at most {max_bytes/1e6:.0f} MB in one upload: the page cannot send more), then click Classify.'),
                                     widgets.HBox([self.upload, self.btn]), self.lbl, self.out, self.info])
 
     def _ipython_display_(self): display(self.widget)
