@@ -116,3 +116,19 @@ def test_token_in_browser(browser, bears, tmp_path):
         assert 'Prediction: grizzly' in r, r
         pg.close()
     finally: stop_app(p)
+
+def test_forged_size_in_browser(browser, app_url, bears, tmp_path):
+    "A page whose files all claim 1 kB (a visitor's script can say anything) still can't get a 21 MB file classified"
+    ctx = browser.new_context()
+    ctx.add_init_script("Object.defineProperty(File.prototype, 'size', {get() { return 1000; }})")
+    pg = ctx.new_page()
+    try:
+        pg.goto(app_url)
+        pg.wait_for_selector('button.widget-upload', timeout=120_000)
+        big = tmp_path/'forged.jpg'  # a real photo with junk after its end: readable, so only the limit can refuse it
+        big.write_bytes((bears/'grizzly'/'grizzly_0006.jpg').read_bytes() + b'\0' * 21_000_000)
+        r, = classify(pg, big, timeout=120_000)
+        assert 'the limit is 20 MB' in r and 'Prediction' not in r, r
+        r, = classify(pg, bears/'grizzly'/'grizzly_0006.jpg')
+        assert 'Prediction: grizzly' in r, r
+    finally: ctx.close()
