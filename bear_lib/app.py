@@ -8,7 +8,8 @@ import io, html
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *
-from .infer import load_model, load_image, BadImage, answer, CONF_THRESHOLD, OOD_THRESHOLD
+from .images import load_image, BadImage
+from .infer import load_model, answer, CONF_THRESHOLD, OOD_THRESHOLD
 
 # %% auto #0
 __all__ = ['NO_FILES', 'APP_CELLS', 'card_html', 'BearApp', 'app_notebook']
@@ -40,7 +41,7 @@ class BearApp:
     def __init__(self, model=None, # from `load_model`; default: `load_model()`
                  max_bytes:int=20_000_000, # larger files are refused
                  max_files:int=20, # photos classified per click
-                 max_pixels:int=50_000_000, # larger images are refused before decoding
+                 max_pixels:int=25_000_000, # larger images are refused before decoding (25 MP: 75 MB decoded)
                  conf:float=CONF_THRESHOLD, # least probability to name a class
                  ood:float=OOD_THRESHOLD # least ImageNet probability of our classes
                 ):
@@ -51,11 +52,12 @@ class BearApp:
         self.out = widgets.Output()
         self.lbl = widgets.Label().add_class('bear-status')
         self.rows = []  # the result rows shown in `out`
+        self._shown = None  # the box of rows in `out`, closed when the next answers replace it
         self._waiting = False  # Classify was clicked before the photos arrived
         self.btn.on_click(self.classify)
         self.upload.observe(self._arrived, 'value')
         self.info = widgets.HTML(card_html(getattr(self.model, 'card', {}), conf, ood))
-        self.widget = widgets.VBox([widgets.Label(f'Select photos of bears (at most {max_bytes/1e6:.0f} MB each), then click Classify.'),
+        self.widget = widgets.VBox([widgets.Label(f'Select photos of bears (at most {max_bytes/1e6:.0f} MB in one upload: the page cannot send more), then click Classify.'),
                                     widgets.HBox([self.upload, self.btn]), self.lbl, self.out, self.info])
 
     def _ipython_display_(self): display(self.widget)
@@ -80,41 +82,62 @@ def _row(name, text, img=None, probs=None, ok=True):
 @patch
 def _check(self:BearApp, f):
     "The image in upload `f`, or `BadImage` saying why not"
-    if f['size'] > self.max_bytes:
-        raise BadImage(f"The file is {f['size']/1e6:.1f} MB; the limit is {self.max_bytes/1e6:.0f} MB. Use a smaller photo.")
+    n = memoryview(f['content']).nbytes  # the bytes that arrived: the `size` the browser declared is a visitor's word
+    if n > self.max_bytes:
+        raise BadImage(f"The file is {n/1e6:.1f} MB; the limit is {self.max_bytes/1e6:.0f} MB. Use a smaller photo.")
     return load_image(f['content'], max_pixels=self.max_pixels)
 
 NO_FILES = ("No photo has arrived yet: choose photos (at most {:.0f} MB each). Photos still on their way are classified "
-            "as soon as they arrive; a file many times larger can't be sent at all: use a smaller one.")
+            "as soon as they arrive; a file many times larger can't be sent at all: reload the page and choose a smaller one.")
 
+# %% ../nbs/05_app.ipynb #c011a
+@patch
+def _one(self:BearApp, f # one upload
+        ) -> tuple: # (the answer in words, its result row)
+    "Decode, classify and thumbnail one upload; its decoded pixels are released on return"
+    try: im = self._check(f)
+    except BadImage as e: return f"Can't classify {f['name']}: {e}", _row(f['name'], str(e), ok=False)
+    try: a, = answer(self.model, [im], conf=self.conf, ood=self.ood)
+    except Exception as e:  # one photo's failure is that photo's answer; the others still get theirs
+        text = f"Something went wrong with {f['name']} ({type(e).__name__}: {e}). Try another photo."
+        return text, _row(f['name'], text, im, ok=False)
+    return a.text, _row(f['name'], a.text, im, a.probs)
+
+# %% ../nbs/05_app.ipynb #c011b
+def _close_all(w # a widget
+              ):
+    "Close widget `w`, its children, layout and style: `Widget.close` closes only `w`, and the rest would live on in the kernel"
+    for c in getattr(w, 'children', ()): _close_all(c)
+    for a in ('layout', 'style'):
+        if isinstance(getattr(w, a, None), widgets.Widget): getattr(w, a).close()
+    w.close()
+
+@patch
+def _show(self:BearApp, rows:list # the new result rows
+         ):
+    "Show `rows` in `out` in place of the old ones, which are closed"
+    old, self.rows, self._shown = self._shown, rows, widgets.VBox(rows)
+    self.out.clear_output()
+    with self.out: display(self._shown)
+    if old is not None: _close_all(old)
+
+# %% ../nbs/05_app.ipynb #c011c
 @patch
 def classify(self:BearApp, _=None # the clicked button (unused)
             ) -> str: # the text shown in the label
     "Classify the uploaded photos: a row per photo in `out`, the answers in `lbl`"
-    self.out.clear_output()
     files = self.upload.value
     self._waiting = not files
-    if not files: self.lbl.value = NO_FILES.format(self.max_bytes/1e6); return self.lbl.value
+    if not files: self._show([]); self.lbl.value = NO_FILES.format(self.max_bytes/1e6); return self.lbl.value
     try:
-        files = files[:self.max_files]
-        rows, texts, good = {}, {}, []
-        for i,f in enumerate(files):
-            try: good.append((i, self._check(f)))
-            except BadImage as e:
-                texts[i] = f"Can't classify {f['name']}: {e}"
-                rows[i] = _row(f['name'], str(e), ok=False)
-        for i,im in good:
-            name = files[i]['name']
-            try: a, = answer(self.model, [im], conf=self.conf, ood=self.ood)
-            except Exception as e:  # one photo's failure is that photo's answer; the others still get theirs
-                texts[i] = f"Something went wrong with {name} ({type(e).__name__}: {e}). Try another photo."
-                rows[i] = _row(name, texts[i], im, ok=False)
-            else: texts[i], rows[i] = a.text, _row(name, a.text, im, a.probs)
-        msgs = [texts[i] for i in range(len(files))]
+        files, n_all = files[:self.max_files], len(files)
+        rows, msgs = [], []
+        for f in files:  # decoded, classified and released one at a time: at most one full-size photo in memory
+            text, row = self._one(f)
+            msgs.append(text); rows.append(row)
         self.lbl.value = msgs[0] if len(msgs) == 1 else ' | '.join(f"{f['name']}: {t}" for f,t in zip(files, msgs))
-        if len(self.upload.value) > self.max_files: self.lbl.value = f'Only the first {self.max_files} photos were classified. ' + self.lbl.value
-        self.rows = [rows[i] for i in range(len(files))]
-        with self.out: display(widgets.VBox(self.rows))
+        if n_all > self.max_files: self.lbl.value = f'Only the first {self.max_files} photos were classified. ' + self.lbl.value
+        self._show(rows)
     except Exception as e: self.lbl.value = f"Something went wrong ({type(e).__name__}: {e}). Try another photo."
     finally: self.upload.value = ()  # free the uploaded bytes; the next upload starts afresh
     return self.lbl.value

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
 
 # %% auto #0
-__all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'bear_app', 'bear_serve']
+__all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'remote_conf', 'bear_app', 'bear_serve']
 
 # %% ../nbs/06_cli.ipynb #c003a
 from functools import wraps
@@ -112,34 +112,93 @@ def bear_predict(files:Param("Image files or folders", str, nargs='+'),
         print(f"{r.file}\t{r.answer}\t{r.label or '-'}\t{'-' if r.answer == 'error' else f'{r.probability:.4f}'}\t{r.text}")
 
 # %% ../nbs/06_cli.ipynb #c007
+def _loopback(ip:str # an address to listen on
+             ) -> bool:
+    "Whether only this machine can reach a server listening on `ip`"
+    import ipaddress
+    if ip == 'localhost': return True
+    try: return ipaddress.ip_address(ip).is_loopback
+    except ValueError: return False
+
 def voila_cmd(nb, # the notebook to serve
               port:int=8866, # port to serve on
               ip:str='127.0.0.1', # address to listen on
               cull_idle:int=None, # seconds before an idle kernel of a closed page is shut down (default: the config's)
-              pool:int=None # pre-heated kernels (0: no pre-heating; default: the config's)
+              pool:int=None, # pre-heated kernels (0: no pre-heating; default: the config's)
+              max_kernels:int=None, # most live kernels (default: the config's)
+              token:bool=None, # require the token in `JUPYTER_TOKEN_FILE` (default: off loopback only)
+              conf_dir=None # a folder whose `voila.json` overrides the shipped one (`remote_conf` writes one)
              ) -> list:
     "The Voilà command line `bear_app` runs: the shipped `voila.json` plus overrides"
     import bear_lib
-    cmd = [sys.executable, '-m', 'voila', str(nb), f'--port={port}', f'--Voila.ip={ip}', '--no-browser',
-           f'--Voila.config_file_paths={Path(bear_lib.__file__).parent}']
+    cmd = [sys.executable, '-m', 'voila', str(nb), f'--port={port}', f'--Voila.ip={ip}', '--no-browser', '--Voila.port_retries=0']
+    cmd += [f'--Voila.config_file_paths={d}' for d in [conf_dir, Path(bear_lib.__file__).parent] if d]  # the first wins
+    if token if token is not None else not _loopback(ip): cmd.append('--Voila.auto_token=True')  # the token: $JUPYTER_TOKEN_FILE's
     if cull_idle is not None:
         cmd += [f'--MappingKernelManager.cull_idle_timeout={cull_idle}',
                 f'--MappingKernelManager.cull_interval={min(30, max(1, cull_idle // 2))}']
     if pool == 0: cmd.append('--VoilaConfiguration.preheat_kernel=False')
     elif pool is not None: cmd += ['--VoilaConfiguration.preheat_kernel=True', f'--VoilaConfiguration.default_pool_size={pool}']
+    if max_kernels is not None: cmd.append(f'--BearKernelManager.max_kernels={max_kernels}')
     return cmd
+
+def remote_conf(dest # a folder to write `voila.json` to, for `voila_cmd(conf_dir=dest)`
+               ) -> Path:
+    "Voilà's config off loopback: Host check off, as Jupyter's is there; the token guards the door instead"
+    # Voilà checks the Host header only where `allow_remote_access` is off (voila.json, for loopback); other machines name this
+    # one by addresses and names the check can't know. A Dict can't be set from Voilà's command line, hence a file.
+    import bear_lib, json
+    ts = json.loads((Path(bear_lib.__file__).parent/'voila.json').read_text())['Voila']['tornado_settings']
+    (Path(dest)/'voila.json').write_text(json.dumps({'Voila': {'tornado_settings': {**ts, 'allow_remote_access': True}}}))
+    return Path(dest)
+
+# %% ../nbs/06_cli.ipynb #c007a
+def _serve(cmd:list, # the Voilà command line
+           grace:float=30, # seconds Voilà has to stop its kernels before it and they are killed
+           **kwargs):
+    "Run `cmd` until it exits; SIGTERM, SIGINT or SIGHUP to this process stops it and its kernels, so the port is free again"
+    import signal, psutil
+    # Voilà in a session of its own: a terminal's Ctrl-C reaches only us, and we stop Voilà once, the way it stops cleanly
+    p = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+    stop = {}
+    def _stop(sig, frame):
+        stop.setdefault('at', time.time())
+        try: p.send_signal(signal.SIGTERM)
+        except ProcessLookupError: pass
+    old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        while True:
+            try: rc = p.wait(1)
+            except subprocess.TimeoutExpired:
+                if stop and time.time() - stop['at'] > grace: break
+                continue
+            return 0 if stop else rc  # stopped when asked: a clean exit for the service manager
+        try: procs = [psutil.Process(p.pid), *psutil.Process(p.pid).children(recursive=True)]  # Voilà and its kernels
+        except psutil.NoSuchProcess: procs = []
+        for q in procs:
+            with contextlib.suppress(psutil.Error): q.kill()
+        p.wait()
+        return 0
+    finally:
+        for s,h in old.items(): signal.signal(s, h)
 
 @_dashed
 @call_parse
 def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if it exists, else the zero-shot ImageNet model)
              port:int=8866, # Port to serve on
-             ip:str='127.0.0.1', # Address to listen on (0.0.0.0 to serve other machines)
+             ip:str='127.0.0.1', # Address to listen on (0.0.0.0 to serve other machines: then a token is needed, printed in the URL)
+             no_token:store_true=False, # Serve other machines without a token: anyone who can reach the port can use the app
+             max_kernels:int=None, # Most live kernels, pre-heated ones included; a visitor beyond gets a 'busy' page (default 8, from voila.json)
              pool:int=None, # Pre-heated kernels waiting for visitors (0 turns pre-heating off; default 1, from voila.json)
              cull_idle:int=None, # Seconds before the kernel of a closed page is shut down (default 120, from voila.json)
-             clean:str=None, # Serve the data cleaner for this dataset instead (needs a trained --model)
+             clean:str=None, # Serve the data cleaner for this dataset instead (needs a trained --model; loopback only)
             ):
-    "Serve the bear classifier app with Voilà"
+    "Serve the bear classifier app with Voilà; SIGTERM or Ctrl-C stops it and its kernels"
+    import shutil, secrets, socket
     from bear_lib.app import app_notebook
+    if clean and not _loopback(ip):
+        sys.exit(f"--clean moves files in {clean}: it is served on loopback only (127.0.0.1), not on {ip}. "
+                 "To clean from another machine, forward the port: ssh -L 8866:127.0.0.1:8866 THIS_MACHINE")
     env = dict(os.environ)
     if model is None and Path('export.pkl').is_file(): model = 'export.pkl'
     if model:
@@ -147,21 +206,32 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
         env['BEAR_MODEL'] = str(Path(model).resolve())
     else: env.pop('BEAR_MODEL', None)
     env.setdefault('OMP_NUM_THREADS', '1')
-    tmp = Path(tempfile.mkdtemp(prefix='bear_app_'))
-    if clean:
-        from bear_lib.clean import clean_notebook
-        if not Path(clean).is_dir(): sys.exit(f"No dataset at {clean}: pass a folder of class folders, e.g. bears/")
-        if not model: sys.exit(f"Cleaning needs a trained model: `bear_train --images {clean} --out export.pkl`, then --model export.pkl")
-        nb = clean_notebook(tmp/'bear_clean.ipynb', clean, model)
-    else: nb = app_notebook(tmp/'bear_app.ipynb')
-    print(f"Serving {'model ' + env['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{ip}:{port}/", flush=True)
-    try: sys.exit(subprocess.call(voila_cmd(nb, port, ip, cull_idle=cull_idle, pool=pool), env=env, cwd=nb.parent))
-    except KeyboardInterrupt: pass
+    tmp = Path(tempfile.mkdtemp(prefix='bear_app_'))  # only we can read it (0700)
+    try:
+        if clean:
+            from bear_lib.clean import clean_notebook
+            if not Path(clean).is_dir(): sys.exit(f"No dataset at {clean}: pass a folder of class folders, e.g. bears/")
+            if not model: sys.exit(f"Cleaning needs a trained model: `bear_train --images {clean} --out export.pkl`, then --model export.pkl")
+            nb = clean_notebook(tmp/'bear_clean.ipynb', clean, model)
+        else: nb = app_notebook(tmp/'bear_app.ipynb')
+        host = socket.gethostname() if ip in ('0.0.0.0', '::', '') else ip
+        url, token = f"http://{host}:{port}/", not no_token and not _loopback(ip)
+        env.pop('JUPYTER_TOKEN', None); env.pop('JUPYTER_TOKEN_FILE', None)
+        if token:  # in a file, not on Voilà's command line, where every user of this machine could read it
+            tok = secrets.token_hex(24)
+            (tmp/'token').touch(mode=0o600); (tmp/'token').write_text(tok)
+            env['JUPYTER_TOKEN_FILE'], url = str(tmp/'token'), url + f'?token={tok}'
+        which = 'model ' + env['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'
+        print(f"Serving {which} at {url}" + (' without a token: anyone who can reach this port can use it' if not token and not _loopback(ip) else ''), flush=True)
+        cmd = voila_cmd(nb, port, ip, cull_idle=cull_idle, pool=pool, max_kernels=max_kernels, token=token,
+                        conf_dir=None if _loopback(ip) else remote_conf(tmp))
+        sys.exit(_serve(cmd, env=env, cwd=nb.parent))
+    finally: shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/06_cli.ipynb #sv-cli
 @_dashed
 @call_parse
-def bear_serve(model:str=None, # A `bear_train` export (default: ./export.pkl if it exists, else the zero-shot ImageNet model)
+def bear_serve(model:str=None, # A `bear_train` export (default: $BEAR_MODEL, else the zero-shot ImageNet model)
                port:int=8000, # Port to serve on
                host:str='127.0.0.1', # Address to listen on (0.0.0.0 to serve other machines)
                workers:int=1, # Worker processes, each with its own copy of the model

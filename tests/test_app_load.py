@@ -73,7 +73,8 @@ def _run_in_thread(url, photos):
     return out['r']
 
 def test_load_and_culling(tmp_path, photos):
-    p, url = start_app('--pool', POOL, '--cull_idle', CULL, cwd=tmp_path)
+    # the cap above what this test needs: start_app's own page, the 8 pages and the refilled pool
+    p, url = start_app('--pool', POOL, '--cull_idle', CULL, '--max-kernels', PAGES + POOL + 2, cwd=tmp_path)
     try:
         wait_kernels(p.pid, POOL, 180)
         t = time.time()

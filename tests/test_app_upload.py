@@ -1,0 +1,56 @@
+"The app object under hostile uploads, driven as the browser drives it: a forged size, too many pixels, EPS, widgets per click"
+import io
+from datetime import datetime, timezone
+import pytest
+from PIL import Image
+
+def _f(name, data, size=None):
+    "An upload as ipywidgets 8's FileUpload gives it; `size` is what the browser declared, forgeable by a visitor"
+    return {'name': name, 'type': 'image/jpeg', 'size': len(data) if size is None else size, 'content': memoryview(data),
+            'last_modified': datetime.now(timezone.utc)}
+
+@pytest.fixture(scope='module')
+def app():
+    import torch
+    from bear_lib.app import BearApp
+    from bear_lib.infer import ImageNetBears
+    torch.set_num_threads(1)
+    return BearApp(ImageNetBears())
+
+def _classify(app, *files):
+    app.upload.value = tuple(files)
+    app.btn.click()
+    return app.lbl.value
+
+def test_forged_size(app, bears):
+    "A 21 MB file that claims to be 1 kB is refused by what arrived: a real photo with junk after its end, which Pillow would read"
+    data = (bears/'grizzly'/'grizzly_0001.jpg').read_bytes() + b'\0' * 21_000_000
+    assert Image.open(io.BytesIO(data)).size  # readable: only the limit can refuse it
+    msg = _classify(app, _f('forged.jpg', data, size=1000))
+    assert 'the limit is 20 MB' in msg and '21.' in msg, msg
+    assert 'Prediction' in _classify(app, _f('g.jpg', (bears/'grizzly'/'grizzly_0001.jpg').read_bytes()))
+
+def test_pixel_cap(app):
+    "At most ~25 MP are decoded: a 26 MP photo (a small file) is refused with a sentence"
+    b = io.BytesIO(); Image.new('RGB', (6500, 4000), (90, 60, 30)).save(b, 'JPEG'); assert len(b.getvalue()) < 2_000_000
+    msg = _classify(app, _f('26mp.jpg', b.getvalue()))
+    assert "Can't classify 26mp.jpg" in msg and 'pixels' in msg and '25,000,000' in msg, msg
+
+def test_eps_refused(app, tmp_path):
+    "An EPS file (Pillow would hand it to Ghostscript) gets a sentence, not a traceback and not an answer"
+    Image.new('RGB', (64, 48), (200, 30, 30)).save(tmp_path/'x.eps')  # Pillow writes EPS without Ghostscript
+    assert (tmp_path/'x.eps').read_bytes().startswith(b'%!PS-Adobe')
+    msg = _classify(app, _f('bear.jpg', (tmp_path/'x.eps').read_bytes()))
+    assert msg.startswith("Can't classify bear.jpg: ") and msg.endswith('.') and 'Traceback' not in msg, msg
+    assert 'Prediction' not in msg
+
+def test_no_widget_growth(app, bears):
+    "Old result widgets are closed when new ones are shown: the kernel's widget count stays flat across clicks"
+    import ipywidgets as widgets
+    fns = [bears/'black'/'black_0001.jpg', bears/'teddy'/'teddy_0001.jpg']
+    counts = []
+    for _ in range(4):
+        _classify(app, *[_f(f.name, f.read_bytes()) for f in fns], _f('notes.txt', b'not a photo'))
+        counts.append(len(widgets.Widget.widgets))
+    assert len(app.rows) == 3 and all(r.comm is not None for r in app.rows)  # the rows on show are open
+    assert counts[1] == counts[2] == counts[3], counts
