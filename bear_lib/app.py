@@ -4,12 +4,13 @@
 
 # %% ../nbs/05_app.ipynb #c003
 from __future__ import annotations
-import io, html
+import io, html, os, time
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *
 from .images import load_image, BadImage
 from .infer import load_model, answer, CONF_THRESHOLD, OOD_THRESHOLD
+from .log import PredictionLog, model_id
 
 # %% auto #0
 __all__ = ['NO_FILES', 'APP_CELLS', 'card_html', 'BearApp', 'app_notebook']
@@ -43,10 +44,14 @@ class BearApp:
                  max_files:int=20, # photos classified per click
                  max_pixels:int=25_000_000, # larger images are refused before decoding (25 MP: 75 MB decoded)
                  conf:float=CONF_THRESHOLD, # least probability to name a class
-                 ood:float=OOD_THRESHOLD # least ImageNet probability of our classes
+                 ood:float=OOD_THRESHOLD, # least ImageNet probability of our classes
+                 log=None # the prediction log: a `PredictionLog`, URL or file; default `$BEAR_LOG` if set (`bear_app` sets it), else none
                 ):
         self.model = model if model is not None else load_model()
         store_attr('max_bytes,max_files,max_pixels,conf,ood')
+        log = log if log is not None else os.environ.get('BEAR_LOG')
+        self.log = log if isinstance(log, PredictionLog) or not log else PredictionLog(log)
+        self.model_id = model_id(self.model) if self.log else None
         self.upload = widgets.FileUpload(accept='image/*', multiple=True)
         self.btn = widgets.Button(description='Classify', button_style='primary').add_class('bear-classify')
         self.out = widgets.Output()
@@ -95,13 +100,18 @@ NO_FILES = ("No photo has arrived yet: choose photos (at most {:.0f} MB each). P
 def _one(self:BearApp, f # one upload
         ) -> tuple: # (the answer in words, its result row)
     "Decode, classify and thumbnail one upload; its decoded pixels are released on return"
+    t = time.perf_counter()
     try: im = self._check(f)
     except BadImage as e: return f"Can't classify {f['name']}: {e}", _row(f['name'], str(e), ok=False)
     try: a, = answer(self.model, [im], conf=self.conf, ood=self.ood)
     except Exception as e:  # one photo's failure is that photo's answer; the others still get theirs
         text = f"Something went wrong with {f['name']} ({type(e).__name__}: {e}). Try another photo."
         return text, _row(f['name'], text, im, ok=False)
-    return a.text, _row(f['name'], a.text, im, a.probs)
+    text = a.text
+    if self.log:  # the same log as the service's and bear_predict's, one row per answer
+        try: self.log.record(a, bytes(f['content']), 'app', self.model_id, time.perf_counter() - t)
+        except Exception as e: text += f' (not logged: {type(e).__name__})'
+    return text, _row(f['name'], text, im, a.probs)
 
 # %% ../nbs/05_app.ipynb #c011b
 def _close_all(w # a widget

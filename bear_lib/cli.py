@@ -99,13 +99,17 @@ def bear_predict(files:Param("Image files or folders", str, nargs='+'),
                  model:str=None, # A `bear_train` export (default: $BEAR_MODEL if set, else the zero-shot ImageNet model)
                  csv:str=None, # Also write the table to this CSV file (file, answer, label, probability, text, p_<class>...)
                  backend:str=None, # 'onnx', 'torch' or 'auto' (default: $BEAR_BACKEND, else ONNX Runtime where the model has an ONNX file)
+                 log:str=None, # Prediction log to record each answer in: a SQLite file or SQLAlchemy URL (default: $BEAR_LOG, else predictions.db)
+                 no_log:store_true=False, # Don't record the answers
                 ):
     "Answer for each image file as the app does (a class, not_sure, not_a_bear, or error); print one line per file"
     from bear_lib.infer import load_model, predict_files
+    from bear_lib.log import PredictionLog
     try:
         m = load_model(model, backend=backend)
         print(f"{m.card['name']} on {m.card['runtime']}", file=sys.stderr)
-        with contextlib.redirect_stdout(sys.stderr): df = predict_files(m, files) # the bar goes to stderr
+        plog = None if no_log else PredictionLog(log)
+        with contextlib.redirect_stdout(sys.stderr): df = predict_files(m, files, log=plog) # the bar goes to stderr
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
     if csv: df.to_csv(csv, index=False)
     for r in df.itertuples():
@@ -192,6 +196,8 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
              pool:int=None, # Pre-heated kernels waiting for visitors (0 turns pre-heating off; default 1, from voila.json)
              cull_idle:int=None, # Seconds before the kernel of a closed page is shut down (default 120, from voila.json)
              clean:str=None, # Serve the data cleaner for this dataset instead (needs a trained --model; loopback only)
+             log:str=None, # Prediction log for every answer: a SQLite file or SQLAlchemy URL (default: $BEAR_LOG, else predictions.db)
+             no_log:store_true=False, # Don't record the answers
             ):
     "Serve the bear classifier app with Voilà; SIGTERM or Ctrl-C stops it and its kernels"
     import shutil, secrets, socket
@@ -206,6 +212,10 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
         env['BEAR_MODEL'] = str(Path(model).resolve())
     else: env.pop('BEAR_MODEL', None)
     env.setdefault('OMP_NUM_THREADS', '1')
+    if no_log: env.pop('BEAR_LOG', None)
+    else:  # the kernels run in a folder of their own: give them the log's absolute URL
+        from bear_lib.log import log_url
+        env['BEAR_LOG'] = log_url(log)
     tmp = Path(tempfile.mkdtemp(prefix='bear_app_'))  # only we can read it (0700)
     try:
         if clean:

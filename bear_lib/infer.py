@@ -395,15 +395,23 @@ def _expand(paths) -> list:
 def predict_files(model, # from `load_model`
                   paths, # files and folders (searched recursively for images)
                   conf:float=CONF_THRESHOLD, # least probability to name a class
-                  ood:float=OOD_THRESHOLD # least ImageNet probability of our classes
+                  ood:float=OOD_THRESHOLD, # least ImageNet probability of our classes
+                  log=None # a `bear_lib.log.PredictionLog` to record each answer in (source 'cli'), or None
                  ):
     "A DataFrame of the `answer` for each file: `file`, `answer`, `label`, `probability`, `text` and a `p_` column per class"
-    import pandas as pd
+    import time, pandas as pd
     from fastprogress.fastprogress import progress_bar
-    rows = []
+    rows, mid = [], None
+    if log is not None:
+        from bear_lib.log import model_id
+        mid = model_id(model)
     for f in progress_bar(_expand(paths), leave=False):
-        try: a, = answer(model, [f], conf, ood)
-        except BadImage as e: rows.append(dict(file=str(f), answer='error', label='', probability=float('nan'), text=str(e)))
-        else: rows.append(dict(file=str(f), answer=a.code, label=a.best, probability=round(a.probs[a.best], 4), text=a.text,
-                               **{f'p_{c}': round(p, 4) for c,p in a.probs.items()}))
+        t = time.perf_counter()
+        try: data = Path(f).read_bytes(); a, = answer(model, [data], conf, ood)
+        except (OSError, BadImage) as e:  # a file that can't be read or isn't a photo: no answer, so no log row
+            msg = str(e) if isinstance(e, BadImage) else f"Can't read {f}: {e.strerror or e}"
+            rows.append(dict(file=str(f), answer='error', label='', probability=float('nan'), text=msg)); continue
+        if log is not None: log.record(a, data, 'cli', mid, time.perf_counter() - t)
+        rows.append(dict(file=str(f), answer=a.code, label=a.best, probability=round(a.probs[a.best], 4), text=a.text,
+                         **{f'p_{c}': round(p, 4) for c,p in a.probs.items()}))
     return pd.DataFrame(rows, columns=['file', 'answer', 'label', 'probability', 'text'] + [f'p_{c}' for c in model.vocab])
