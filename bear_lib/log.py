@@ -261,9 +261,9 @@ def flag(self:PredictionLog, uid:str, # the answer's id
     r = self.get(uid)
     upd = dict(flagged=r['flagged'] or datetime.now(timezone.utc))
     if r['queue'] is None: upd['queue'] = 'flagged'
-    if data is not None and not r['photo']:
-        if hashlib.sha256(data).hexdigest() != r['sha256']: raise ValueError("That photo isn't the one answered: not kept.")
-        if self.review_photos: upd['photo'] = str(keep_photo(self.review_photos, data, r['sha256']))
+    if data is not None and hashlib.sha256(data).hexdigest() != r['sha256']:
+        raise ValueError("That photo isn't the one answered (its sha256 differs): not flagged.")
+    if data is not None and not r['photo'] and self.review_photos: upd['photo'] = str(keep_photo(self.review_photos, data, r['sha256']))
     with self.engine.begin() as c: c.execute(predictions.update().where(predictions.c.uid == r['uid']).values(**upd))
     return {**r, **upd}
 
