@@ -13,8 +13,8 @@ from fastcore.basics import patch
 from .core import inside, move_new
 
 # %% auto #0
-__all__ = ['DEFAULT_LOG', 'predictions', 'SOURCES', 'ROLLOUTS', 'SAMPLE_PCT', 'log_url', 'answer_word', 'model_id', 'Route',
-           'parse_rollout', 'route', 'open_engine', 'keep_photo', 'PredictionLog']
+__all__ = ['DEFAULT_LOG', 'predictions', 'SOURCES', 'ROLLOUTS', 'SAMPLE_PCT', 'MANUAL_TEXT', 'log_url', 'answer_word', 'model_id',
+           'Route', 'parse_rollout', 'route', 'open_engine', 'keep_photo', 'PredictionLog']
 
 # %% ../nbs/07_log.ipynb #lg005
 DEFAULT_LOG = 'predictions.db'
@@ -71,6 +71,7 @@ def model_id(model # from `bear_lib.infer.load_model`
 # %% ../nbs/07_log.ipynb #lg010b
 ROLLOUTS = ('manual', 'limited', 'full')
 SAMPLE_PCT = 10. # share of confident answers a limited rollout sends to review, in percent
+MANUAL_TEXT = "Thanks: a person will look at this photo and answer." # what a user reads instead of the answer in a manual rollout
 
 @dataclass
 class Route:

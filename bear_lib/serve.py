@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_serve.ipynb #sv004
 from __future__ import annotations
-import inspect, os, random, threading, time
+import inspect, os, random, threading, time, warnings
 from contextlib import asynccontextmanager
 from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from .log import PredictionLog, model_id, parse_rollout, route
+from .log import PredictionLog, model_id, parse_rollout, route, MANUAL_TEXT
 
 # %% auto #0
-__all__ = ['MANUAL_TEXT', 'read_photos', 'Prediction', 'BatchItem', 'Batch', 'Flagged', 'Problem', 'create_app', 'app_from_env']
+__all__ = ['read_photos', 'Prediction', 'BatchItem', 'Batch', 'Flagged', 'Problem', 'create_app', 'app_from_env']
 
 # %% ../nbs/08_serve.ipynb #sv006
 def _mb(n): return f'{n/2**20:g} MB'
@@ -101,8 +101,6 @@ class Problem(BaseModel):
     detail: str
 
 # %% ../nbs/08_serve.ipynb #sv010
-MANUAL_TEXT = "Thanks: a person will look at this photo and answer."
-
 def _answer_one(st, data:bytes) -> Prediction:
     "Read, answer and log one photo (in a worker thread); `BadImage` if it isn't one"
     from bear_lib.infer import answer, load_image
@@ -160,6 +158,8 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
         st.image_kw = {} if max_pixels is None else dict(max_pixels=max_pixels)
         st.log = PredictionLog(log, photos, review_photos)
         st.rollout, st.sample_pct, st.rng = mode, pct, random.Random(seed)  # Random's draws are thread-safe
+        if st.log.review_photos is None:
+            warnings.warn("Photos that go to review can't be kept: name a folder every replica shares (--review-photos, $BEAR_REVIEW_PHOTOS).")
         yield
         st.log.close()
     app = FastAPI(title='bear_lib', summary='Black, grizzly or teddy bear? One photo in, one answer out.', lifespan=lifespan)
