@@ -155,3 +155,12 @@ def test_bear_serve_refuses_unknown_rollout():
     r = subprocess.run([sys.executable, '-c', 'from bear_lib.cli import bear_serve; bear_serve()', '--rollout', 'half'],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "Rollout 'half' isn't known" in r.stderr
+
+def test_symlinked_class_folder(tmp_path, dataset):
+    "A class folder that is a symlink out of the dataset (a hostile dataset) is refused: nothing is written through it"
+    elsewhere = tmp_path/'elsewhere'; elsewhere.mkdir()
+    (dataset/'panda').symlink_to(elsewhere, target_is_directory=True)
+    db = tmp_path/'log.db'
+    with TestClient(create_app(model=ColourModel(), log=db, rollout='full')) as client: p = post(client, UNSURE[0])
+    with pytest.raises(ValueError, match='symlink'): review_answer(db, p['id'], 'panda', dataset)
+    assert list(elsewhere.iterdir()) == [] and PredictionLog(db).get(p['id'])['reviewed'] is None
