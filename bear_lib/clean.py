@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_clean.ipynb #c003
 from __future__ import annotations
-import fcntl, json, os, re, stat, time, uuid, warnings
+import fcntl, json, os, re, shutil, stat, time, uuid, warnings
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,12 +14,12 @@ from fastcore.all import *
 from fastai.learner import Learner
 from fastai.vision.widgets import ImagesCleaner, ImageClassifierCleaner
 import fastai.vision.widgets as _fw
-from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl, inside, move_new
+from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl, inside, move_new, check_label
 from .data import bear_dls
 
 # %% auto #0
 __all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'LOCK', 'dataset_lock', 'plan_clean', 'apply_clean', 'clean_summary',
-           'undo_clean', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on',
+           'undo_clean', 'add_files', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on',
            'cleaning_learner', 'clean_app', 'clean_notebook']
 
 # %% ../nbs/03_clean.ipynb #c006
@@ -129,9 +129,9 @@ def clean_summary(rows) -> str:
     if not rows: return 'Nothing to do: no file is marked.'
     done = any('batch' in r for r in rows)
     verb = {'delete': ('deleted (moved to _trash/)', 'to delete (move to _trash/)'),
-            'relabel': ('relabelled', 'to relabel'), 'undo': ('moved back', 'to move back')}
+            'relabel': ('relabelled', 'to relabel'), 'undo': ('moved back', 'to move back'), 'add': ('added', 'to add')}
     parts = []
-    for a in ('delete', 'relabel', 'undo'):
+    for a in ('delete', 'relabel', 'add', 'undo'):
         rs = rows.filter(lambda r: r['action'] == a)
         if not rs: continue
         s = f"{len(rs)} {verb[a][0 if done else 1]}"
@@ -144,8 +144,9 @@ def clean_summary(rows) -> str:
     return ('' if done else 'Dry run: ') + '; '.join(parts) + '.'
 
 # %% ../nbs/03_clean.ipynb #c016
-_APPLIED = ('delete', 'relabel')
-_SHAPE = {'delete': ('class', 'trash'), 'relabel': ('class', 'class'), 'undo': ('class trash', 'class')}
+_APPLIED = ('delete', 'relabel', 'add')
+# 'add' (a photo from outside, see `add_files`) records as its `src` where undo puts it: `_trash/<class>/`
+_SHAPE = {'delete': ('class', 'trash'), 'relabel': ('class', 'class'), 'add': ('trash', 'class'), 'undo': ('class trash', 'class trash')}
 
 def _bad_path(root, p, kinds:str, classes) -> str|None:
     "Why `p` is not a file of a class folder of `root` (or of `_trash/<class>/` if 'trash' in `kinds`), or None"
@@ -221,6 +222,38 @@ def undo_clean(root, # the dataset folder
     skips = out.filter(lambda r: r['action'] == 'skip')
     if skips: warnings.warn(f"{len(skips)} file(s) were moved or changed after cleaning and were left where they are: {skips.itemgot('src')}")
     return out
+
+# %% ../nbs/03_clean.ipynb #c019b
+def _copy_new(src:Path, dest:Path):
+    "Copy `src` to `dest`, `FileExistsError` if `dest` exists (O_EXCL); `src` must be a plain file, not a link"
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, 'rb') as fi:
+        if not stat.S_ISREG(os.fstat(fi.fileno()).st_mode): raise ValueError(f"{src} is not a plain file: not added.")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest, 'xb') as fo: shutil.copyfileobj(fi, fo); fo.flush(); os.fsync(fo.fileno())
+
+def add_files(files:dict, # {photo outside the dataset: class name}
+              root, # the dataset folder
+              classes=None, # the class names allowed (default: `root`'s class folders)
+              ledger:str=LEDGER, # the ledger in `root`
+              wait:float=10. # seconds to wait for another cleaner of `root` (`dataset_lock`)
+             ) -> L: # the copies: action 'add', src (where undo puts it), dest, origin, sha256, batch, time
+    "Copy photos into class folders of `root`, recording each copy first; `undo_clean` moves them to `_trash/`"
+    root = Path(root).resolve()
+    with dataset_lock(root, wait):
+        classes, batch, taken, rows = _classes(root, classes), _batch_id(), set(), L()
+        for src,label in files.items():
+            src = Path(src)
+            if check_label(label) not in classes: raise ValueError(f"{label!r} is not a class of {root} ({', '.join(classes)}).")
+            if src.is_symlink() or not src.is_file(): raise ValueError(f"{src} is not a plain file: not added.")
+            dest = unique_path(root/label/src.name, taken); taken.add(dest)
+            if inside(root, dest) != dest: raise ValueError(f"{dest.relative_to(root)} leads through a symlink in {root}: refused.")
+            rel = dest.relative_to(root).as_posix()
+            r = dict(action='add', src=f'{TRASH}/{rel}', dest=rel, origin=str(src), sha256=sha256(src), batch=batch, time=time.time())
+            append_jsonl(root/ledger, [r])  # write-ahead, as in `apply_clean`
+            _copy_new(src, dest)
+            rows.append(r)
+    return rows
 
 # %% ../nbs/03_clean.ipynb #c021
 def _dropdown(box) -> widgets.Dropdown: return first(box.children, risinstance(widgets.Dropdown))

@@ -246,13 +246,17 @@ def bear_serve(model:str=None, # A `bear_train` export (default: $BEAR_MODEL, el
                host:str='127.0.0.1', # Address to listen on (0.0.0.0 to serve other machines)
                workers:int=1, # Worker processes, each with its own copy of the model
                log:str=None, # Prediction log: a SQLite file or a SQLAlchemy URL, e.g. postgresql+psycopg://user@db/bears (default: $BEAR_LOG, else predictions.db)
-               photos:str=None, # Keep uploaded photos in this folder for review (default: keep none)
+               photos:str=None, # Keep every uploaded photo in this folder (default: keep only those that go to review)
+               review_photos:str=None, # Keep photos that go to review here (default: --photos, else beside a SQLite log; name a shared folder with PostgreSQL)
+               rollout:str='full', # manual (answers logged, not shown; every photo to review), limited[:PCT] (also PCT% of confident answers, default 10), or full
                max_mb:float=20, # Largest request body, in MB
                max_files:int=16, # Most files in one /predict/batch request
               ):
     "Serve the classifier as a JSON HTTP service: POST /predict and /predict/batch, GET /health and /model, docs at /docs"
     import uvicorn
-    from bear_lib.log import log_url
+    from bear_lib.log import log_url, parse_rollout
+    try: parse_rollout(rollout)
+    except ValueError as e: sys.exit(str(e))
     if model is None and Path('export.pkl').is_file(): model = 'export.pkl'
     if model:
         if not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
@@ -260,8 +264,10 @@ def bear_serve(model:str=None, # A `bear_train` export (default: $BEAR_MODEL, el
     else: os.environ.pop('BEAR_MODEL', None)
     os.environ.update(BEAR_LOG=log_url(log), BEAR_MAX_MB=str(max_mb), BEAR_MAX_FILES=str(max_files))
     if photos: os.environ['BEAR_PHOTOS'] = str(Path(photos).resolve())
+    if review_photos: os.environ['BEAR_REVIEW_PHOTOS'] = str(Path(review_photos).resolve())
+    os.environ['BEAR_ROLLOUT'] = rollout
     # each worker answers one photo at a time: give each its share of the cores
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     print(f"Serving {'model ' + os.environ['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{host}:{port}/ "
-          f"({workers} worker{'s' * (workers > 1)}; docs at /docs; log {os.environ['BEAR_LOG']})", flush=True)
+          f"({workers} worker{'s' * (workers > 1)}; rollout {rollout}; docs at /docs; log {os.environ['BEAR_LOG']})", flush=True)
     uvicorn.run('bear_lib.serve:app_from_env', factory=True, host=host, port=port, workers=workers)

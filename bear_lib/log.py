@@ -4,7 +4,8 @@
 
 # %% ../nbs/07_log.ipynb #lg003
 from __future__ import annotations
-import io, hashlib, os, tempfile, time, uuid
+import io, hashlib, os, random, tempfile, time, uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 import sqlalchemy as sa
@@ -12,8 +13,8 @@ from fastcore.basics import patch
 from .core import inside, move_new
 
 # %% auto #0
-__all__ = ['DEFAULT_LOG', 'predictions', 'SOURCES', 'log_url', 'answer_word', 'model_id', 'open_engine', 'keep_photo',
-           'PredictionLog']
+__all__ = ['DEFAULT_LOG', 'predictions', 'SOURCES', 'ROLLOUTS', 'SAMPLE_PCT', 'MANUAL_TEXT', 'log_url', 'answer_word', 'model_id',
+           'Route', 'parse_rollout', 'route', 'open_engine', 'keep_photo', 'PredictionLog']
 
 # %% ../nbs/07_log.ipynb #lg005
 DEFAULT_LOG = 'predictions.db'
@@ -39,7 +40,13 @@ predictions = sa.Table('predictions', _meta,
     sa.Column('probs', sa.JSON, nullable=False),
     sa.Column('text', sa.Text),
     sa.Column('latency_ms', sa.Float),
-    sa.Column('photo', sa.String(500)))  # where the photo was kept for review, if it was
+    sa.Column('photo', sa.String(500)),  # where the photo was kept for review, if it was
+    sa.Column('shown', sa.Boolean),  # whether the user was shown the model's answer (False in a manual rollout)
+    sa.Column('queue', sa.String(16), index=True),  # why it went to review ('manual', 'not sure', 'sampled', 'flagged'), else None
+    sa.Column('flagged', sa.DateTime(timezone=True)),  # when a user said the answer was wrong
+    sa.Column('reviewed', sa.String(80)),  # a reviewer's decision: a class, 'not a bear' or 'skip'
+    sa.Column('reviewed_at', sa.DateTime(timezone=True)),
+    sa.Column('added', sa.String(500)))  # where the reviewed photo went in the dataset, relative to it
 SOURCES = ('app', 'service', 'cli')
 
 # %% ../nbs/07_log.ipynb #lg009
@@ -61,6 +68,40 @@ def model_id(model # from `bear_lib.infer.load_model`
         return f'{Path(fn).name}@{h.hexdigest()[:12]}'
     return str(card.get('name') or type(model).__name__)
 
+# %% ../nbs/07_log.ipynb #lg010b
+ROLLOUTS = ('manual', 'limited', 'full')
+SAMPLE_PCT = 10. # share of confident answers a limited rollout sends to review, in percent
+MANUAL_TEXT = "Thanks: a person will look at this photo and answer." # what a user reads instead of the answer in a manual rollout
+
+@dataclass
+class Route:
+    "What a rollout does with one answer"
+    shown:bool # whether the user is shown the model's answer
+    queue:str|None # why it goes to review ('manual', 'not sure', 'not a bear', 'sampled'), None when it doesn't
+
+def parse_rollout(s:str='full' # 'manual', 'full', 'limited' or 'limited:PCT' (e.g. 'limited:5')
+                 ) -> tuple: # (mode, sample percentage)
+    "The rollout mode and sample percentage the setting `s` names; `ValueError` saying what is allowed"
+    mode, _, pct = str(s or 'full').strip().lower().partition(':')
+    how = f"use one of {', '.join(ROLLOUTS)}, or limited:PCT with PCT from 0 to 100 (e.g. limited:5)"
+    if mode not in ROLLOUTS or (pct and mode != 'limited'): raise ValueError(f"Rollout {s!r} isn't known: {how}.")
+    try: p = float(pct.rstrip('%')) if pct else SAMPLE_PCT
+    except ValueError: raise ValueError(f"Rollout {s!r}: {pct!r} isn't a percentage: {how}.") from None
+    if not 0 <= p <= 100: raise ValueError(f"Rollout {s!r}: {how}.")
+    return mode, p
+
+def route(a, # an `Answer`
+          mode:str='full', # 'manual', 'limited' or 'full' (see `parse_rollout`)
+          sample_pct:float=SAMPLE_PCT, # in 'limited', the percentage of confident answers sent to review
+          rng:random.Random=None # the random draw for the sample (default: the `random` module's)
+         ) -> Route:
+    "Whether the answer `a` is shown and why it goes to review, under rollout `mode`: the one decision of the app and the service"
+    if mode not in ROLLOUTS: raise ValueError(f"Rollout mode {mode!r} isn't known: use one of {', '.join(ROLLOUTS)}.")
+    if mode == 'manual': return Route(False, 'manual')
+    if a.label is None: return Route(True, answer_word(a))  # not sure, or not a bear: a person looks
+    if mode == 'limited' and (rng or random).random()*100 < sample_pct: return Route(True, 'sampled')
+    return Route(True, None)
+
 # %% ../nbs/07_log.ipynb #lg012
 def _on_sqlite_connect(dbapi_con, _):
     # SQLAlchemy has no option for SQLite's journal mode; WAL sticks to the file once set, and this makes sure it is
@@ -79,7 +120,19 @@ def open_engine(url:str # a SQLAlchemy URL, from `log_url`
     except sa.exc.DBAPIError:
         # another process created it between the check and the CREATE (PostgreSQL: a unique violation on pg_type)
         if not sa.inspect(eng).has_table('predictions'): raise
+    _add_columns(eng)
     return eng
+
+def _add_columns(eng):
+    "Add the columns a log written by an older bear_lib lacks (`create_all` creates tables, never columns)"
+    # no migration tool (Alembic) for a handful of nullable columns: ADD COLUMN is the same SQL on SQLite and PostgreSQL
+    have = {c['name'] for c in sa.inspect(eng).get_columns('predictions')}
+    for col in predictions.c:
+        if col.name in have: continue
+        try:
+            with eng.begin() as c: c.execute(sa.text(f'ALTER TABLE predictions ADD COLUMN {col.name} {col.type.compile(eng.dialect)}'))
+        except sa.exc.DBAPIError:  # another worker added it first
+            if col.name not in {c['name'] for c in sa.inspect(eng).get_columns('predictions')}: raise
 
 # %% ../nbs/07_log.ipynb #lg014
 def _photo_ext(data:bytes) -> str:
@@ -106,11 +159,17 @@ def keep_photo(folder, # where photos for review are kept
 class PredictionLog:
     "The prediction log: one row per answer, in the database at `url`"
     def __init__(self, url=None, # a SQLAlchemy URL or SQLite file path (see `log_url`)
-                 photos=None # a folder to keep the photos in for review; None keeps none
+                 photos=None, # a folder to keep every photo in; None keeps only those that go to review
+                 review_photos=None # where photos that go to review are kept: default `photos`, else `<log>_photos/` beside a SQLite log
                 ):
         self.url = log_url(url)
         self.engine = open_engine(self.url)
         self.photos = Path(photos) if photos else None
+        db = self.engine.url.database if self.engine.url.get_backend_name() == 'sqlite' else None
+        if review_photos: self.review_photos = Path(review_photos)
+        elif self.photos: self.review_photos = self.photos
+        elif db and db != ':memory:': self.review_photos = Path(db).with_name(Path(db).stem + '_photos')
+        else: self.review_photos = None  # PostgreSQL: name a folder all replicas share
 
     def __repr__(self): return f'PredictionLog({self.engine.url.render_as_string(hide_password=True)!r})'
     def close(self): self.engine.dispose()
@@ -121,15 +180,19 @@ def row(self:PredictionLog, a, # an `Answer`
         data:bytes, # the image bytes it answers
         source:str, # 'app', 'service' or 'cli'
         model:str, # from `model_id`
-        latency:float=None # seconds from the bytes to the answer
+        latency:float=None, # seconds from the bytes to the answer
+        route:Route=None # what the rollout did with it (from `route`); None: shown, not queued
        ) -> dict:
-    "The log row of answer `a` to the photo `data`; keeps the photo when the log keeps photos"
+    "The log row of answer `a` to the photo `data`; keeps the photo when the log keeps photos or it goes to review"
     if source not in SOURCES: raise ValueError(f'source must be one of {SOURCES}, not {source!r}')
     sha = hashlib.sha256(data).hexdigest()
-    photo = str(keep_photo(self.photos, data, sha)) if self.photos else None
+    route = route or Route(True, None)
+    keep = self.photos or (self.review_photos if route.queue else None)
+    photo = str(keep_photo(keep, data, sha)) if keep else None
     return dict(uid=uuid.uuid4().hex, time=datetime.now(timezone.utc), source=source, model=model, sha256=sha,
                 answer=answer_word(a), label=a.label, best=a.best, probs={str(k): float(v) for k,v in a.probs.items()},
-                text=a.text, latency_ms=None if latency is None else round(latency*1000, 3), photo=photo)
+                text=a.text, latency_ms=None if latency is None else round(latency*1000, 3), photo=photo,
+                shown=route.shown, queue=route.queue)
 
 # %% ../nbs/07_log.ipynb #lg019
 @patch
@@ -154,9 +217,9 @@ def write(self:PredictionLog, rows:list, # from `PredictionLog.row`
             time.sleep(0.2 * 2**i)
 
 @patch
-def record(self:PredictionLog, a, data:bytes, source:str, model:str, latency:float=None) -> dict:
+def record(self:PredictionLog, a, data:bytes, source:str, model:str, latency:float=None, route:Route=None) -> dict:
     "Write the row of answer `a` to the photo `data` (see `PredictionLog.row`) and return it"
-    r = self.row(a, data, source, model, latency)
+    r = self.row(a, data, source, model, latency, route)
     self.write([r])
     return r
 
@@ -181,3 +244,44 @@ def frame(self:PredictionLog, since:datetime=None, # only rows at or after this 
 def count(self:PredictionLog) -> int:
     "Number of rows in the log"
     with self.engine.connect() as c: return c.execute(sa.select(sa.func.count()).select_from(predictions)).scalar()
+
+# %% ../nbs/07_log.ipynb #lg027d
+@patch
+def get(self:PredictionLog, uid:str # the answer's id (`uid`, as the service returns it)
+       ) -> dict:
+    "The log row of answer `uid`; `KeyError` if there is none"
+    with self.engine.connect() as c: r = c.execute(sa.select(predictions).where(predictions.c.uid == str(uid))).mappings().first()
+    if r is None: raise KeyError(f"No answer {str(uid)[:40]!r} in the prediction log.")
+    return dict(r)
+
+@patch
+def flag(self:PredictionLog, uid:str, # the answer's id
+         data:bytes=None # the photo, to keep it for review if it wasn't kept
+        ) -> dict:
+    "Mark answer `uid` as wrong, which sends it to review (once reviewed it stays so); its row after"
+    r = self.get(uid)
+    upd = dict(flagged=r['flagged'] or datetime.now(timezone.utc))
+    if r['queue'] is None: upd['queue'] = 'flagged'
+    if data is not None and hashlib.sha256(data).hexdigest() != r['sha256']:
+        raise ValueError("That photo isn't the one answered (its sha256 differs): not flagged.")
+    if data is not None and not r['photo'] and self.review_photos: upd['photo'] = str(keep_photo(self.review_photos, data, r['sha256']))
+    with self.engine.begin() as c: c.execute(predictions.update().where(predictions.c.uid == r['uid']).values(**upd))
+    return {**r, **upd}
+
+@patch
+def mark_reviewed(self:PredictionLog, uid:str, # the answer's id
+                  decision:str, # a class, 'not a bear' or 'skip'
+                  added:str=None # where its photo went in the dataset
+                 ) -> bool:
+    "Record a reviewer's `decision` on answer `uid`, unless it was reviewed already; whether it was recorded"
+    q = (predictions.update().where(predictions.c.uid == str(uid), predictions.c.reviewed.is_(None))
+         .values(reviewed=decision, reviewed_at=datetime.now(timezone.utc), added=added))
+    with self.engine.begin() as c: return c.execute(q).rowcount == 1
+
+@patch
+def queue(self:PredictionLog, limit:int=None # at most this many
+         ) -> list:
+    "The answers waiting for review, as row dicts: flagged first, then oldest first"
+    q = (sa.select(predictions).where(predictions.c.queue.is_not(None), predictions.c.reviewed.is_(None))
+         .order_by(predictions.c.flagged.is_(None), predictions.c.time, predictions.c.id).limit(limit))
+    with self.engine.connect() as c: return [dict(r) for r in c.execute(q).mappings()]

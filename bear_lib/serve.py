@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_serve.ipynb #sv004
 from __future__ import annotations
-import inspect, os, threading, time
+import inspect, os, random, threading, time, warnings
 from contextlib import asynccontextmanager
 from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from .log import PredictionLog, model_id
+from .log import PredictionLog, model_id, parse_rollout, route, MANUAL_TEXT
 
 # %% auto #0
-__all__ = ['read_photos', 'Prediction', 'BatchItem', 'Batch', 'Problem', 'create_app', 'app_from_env']
+__all__ = ['read_photos', 'Prediction', 'BatchItem', 'Batch', 'Flagged', 'Problem', 'create_app', 'app_from_env']
 
 # %% ../nbs/08_serve.ipynb #sv006
 def _mb(n): return f'{n/2**20:g} MB'
@@ -66,16 +66,18 @@ async def read_photos(request:Request, # the HTTP request
 # %% ../nbs/08_serve.ipynb #sv009
 class Prediction(BaseModel):
     "One photo's answer"
-    answer: str # the class, 'not sure' or 'not a bear'
+    answer: str|None # the class, 'not sure' or 'not a bear'; null when not shown (manual rollout)
     label: str|None # the class; null when not answering
-    best: str # the most probable class
-    probs: dict[str, float] # class → probability
-    text: str # the answer in words
+    best: str|None # the most probable class; null when not shown
+    probs: dict[str, float]|None # class → probability; null when not shown
+    text: str # the answer in words, or that a person will answer
     seen_as: str|None = None # ImageNet's top class when the photo doesn't look like ours
     sha256: str # of the photo's bytes
     id: str # the answer's row in the prediction log
     model: str # the model that answered
     latency_ms: float # from the bytes to the answer
+    shown: bool = True # whether the model's answer is shown (false in a manual rollout)
+    review: str|None = None # why the photo went to review ('manual', 'not sure', 'not a bear', 'sampled'); null if it didn't
 
 class BatchItem(BaseModel):
     "One file of a batch: its answer, or why it has none"
@@ -86,6 +88,13 @@ class BatchItem(BaseModel):
 class Batch(BaseModel):
     "The answers to a batch, in the order of its files"
     results: list[BatchItem]
+
+class Flagged(BaseModel):
+    "A flagged answer: it is in the review queue unless a reviewer has decided already"
+    id: str
+    review: str|None # why it is in the review queue
+    photo_kept: bool # whether the photo is kept for the reviewer (send it with the flag if not)
+    reviewed: str|None = None # the reviewer's decision, if made
 
 class Problem(BaseModel):
     "A request the service can't answer, and what to do"
@@ -99,11 +108,13 @@ def _answer_one(st, data:bytes) -> Prediction:
     im = load_image(data, **st.image_kw)
     with st.lock: a = answer(st.model, [im])[0]  # one forward pass at a time per worker: parallelism comes from workers
     lat = time.perf_counter() - t
-    try: row = st.log.record(a, data, 'service', st.model_id, lat)
+    rt = route(a, st.rollout, st.sample_pct, st.rng)
+    try: row = st.log.record(a, data, 'service', st.model_id, lat, rt)
     except Exception as e:
         raise HTTPException(503, f"The answer couldn't be written to the prediction log ({type(e).__name__}); try again shortly.") from e
-    return Prediction(answer=row['answer'], label=a.label, best=a.best, probs=row['probs'], text=a.text,
-                      seen_as=a.seen_as, sha256=row['sha256'], id=row['uid'], model=st.model_id, latency_ms=row['latency_ms'])
+    common = dict(sha256=row['sha256'], id=row['uid'], model=st.model_id, latency_ms=row['latency_ms'], shown=rt.shown, review=rt.queue)
+    if not rt.shown: return Prediction(answer=None, label=None, best=None, probs=None, text=MANUAL_TEXT, **common)
+    return Prediction(answer=row['answer'], label=a.label, best=a.best, probs=row['probs'], text=a.text, seen_as=a.seen_as, **common)
 
 # %% ../nbs/08_serve.ipynb #sv012
 def _load(model, backend=None):
@@ -127,21 +138,28 @@ _ERRORS = {s: {'model': Problem, 'description': d} for s,d in [(400, 'empty body
 # %% ../nbs/08_serve.ipynb #sv013
 def create_app(model=None, # a model file, or a loaded model; default: `load_model`'s
                log=None, # the prediction log: a SQLAlchemy URL or SQLite file (see `log_url`)
-               photos=None, # keep uploaded photos in this folder for review; None keeps none
+               photos=None, # keep every uploaded photo in this folder; None keeps only those that go to review
+               review_photos=None, # keep photos that go to review here (default: `photos`, else beside a SQLite log)
+               rollout:str='full', # 'manual', 'limited', 'limited:PCT' or 'full' (see `bear_lib.log.parse_rollout`)
+               seed:int=None, # seeds the limited rollout's sample (tests); default: unpredictable
                max_mb:float=20, # largest request body, in MB
                max_files:int=16, # most files in one batch
                max_pixels:int=None, # largest image in pixels (default: `load_image`'s)
                backend:str=None # 'onnx' or 'torch', where `load_model` offers the choice
               ) -> FastAPI:
-    "The JSON service: `POST /predict`, `POST /predict/batch`, `GET /health`, `GET /model`; docs at /docs"
+    "The JSON service: `POST /predict`, `POST /predict/batch`, `POST /flag/{id}`, `GET /health`, `GET /model`; docs at /docs"
     max_bytes = int(max_mb * 2**20)
+    mode, pct = parse_rollout(rollout)  # a wrong setting fails here, before any worker starts
     @asynccontextmanager
     async def lifespan(app):
         st = app.state
         st.model = _load(model, backend)
         st.model_id, st.lock = model_id(st.model), threading.Lock()
         st.image_kw = {} if max_pixels is None else dict(max_pixels=max_pixels)
-        st.log = PredictionLog(log, photos)
+        st.log = PredictionLog(log, photos, review_photos)
+        st.rollout, st.sample_pct, st.rng = mode, pct, random.Random(seed)  # Random's draws are thread-safe
+        if st.log.review_photos is None:
+            warnings.warn("Photos that go to review can't be kept: name a folder every replica shares (--review-photos, $BEAR_REVIEW_PHOTOS).")
         yield
         st.log.close()
     app = FastAPI(title='bear_lib', summary='Black, grizzly or teddy bear? One photo in, one answer out.', lifespan=lifespan)
@@ -172,10 +190,22 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
                 out.append(BatchItem(file=name, error=e.detail))
         return Batch(results=out)
 
+    @app.post('/flag/{id}', response_model=Flagged, responses={**_ERRORS, 404: {'model': Problem, 'description': 'no such answer'}})
+    async def flag(id:str, request:Request):
+        "Say the answer `id` (from /predict) was wrong: it goes to the review queue. Send the photo too, as for /predict, if the service keeps no photos"
+        st, data = request.app.state, None
+        if int(request.headers.get('content-length') or 0) or request.headers.get('transfer-encoding'):
+            [(_, data)] = await read_photos(request, max_bytes, 1)
+        try: r = await run_in_threadpool(st.log.flag, id[:64], data)
+        except KeyError: raise HTTPException(404, "No answer with that id in the prediction log: use the `id` that /predict returned.") from None
+        except ValueError as e: raise HTTPException(422, str(e)) from None
+        return Flagged(id=r['uid'], review=r['queue'], photo_kept=bool(r['photo']), reviewed=r['reviewed'])
+
     @app.get('/health')
     async def health(request:Request):
         "Whether this worker is up, and with which model"
-        return dict(status='ok', model=request.app.state.model_id, worker=os.getpid())
+        st = request.app.state
+        return dict(status='ok', model=st.model_id, worker=os.getpid(), rollout=st.rollout, sample_pct=st.sample_pct)
 
     @app.get('/model')
     async def card(request:Request):
@@ -185,8 +215,8 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
 
 # %% ../nbs/08_serve.ipynb #sv015
 def app_from_env() -> FastAPI:
-    "`create_app` configured by `$BEAR_MODEL`, `$BEAR_LOG`, `$BEAR_PHOTOS`, `$BEAR_MAX_MB`, `$BEAR_MAX_FILES`, `$BEAR_MAX_PIXELS`, `$BEAR_BACKEND`"
+    "`create_app` configured by `$BEAR_MODEL`, `$BEAR_LOG`, `$BEAR_PHOTOS`, `$BEAR_REVIEW_PHOTOS`, `$BEAR_ROLLOUT`, `$BEAR_MAX_MB`, `$BEAR_MAX_FILES`, `$BEAR_MAX_PIXELS`, `$BEAR_BACKEND`"
     e = os.environ.get
-    return create_app(e('BEAR_MODEL') or None, e('BEAR_LOG') or None, e('BEAR_PHOTOS') or None, float(e('BEAR_MAX_MB') or 20),
-                      int(e('BEAR_MAX_FILES') or 16), int(e('BEAR_MAX_PIXELS')) if e('BEAR_MAX_PIXELS') else None,
-                      e('BEAR_BACKEND') or None)
+    return create_app(e('BEAR_MODEL') or None, e('BEAR_LOG') or None, e('BEAR_PHOTOS') or None, e('BEAR_REVIEW_PHOTOS') or None,
+                      e('BEAR_ROLLOUT') or 'full', None, float(e('BEAR_MAX_MB') or 20), int(e('BEAR_MAX_FILES') or 16),
+                      int(e('BEAR_MAX_PIXELS')) if e('BEAR_MAX_PIXELS') else None, e('BEAR_BACKEND') or None)
