@@ -30,11 +30,13 @@ def test_forged_size(app, bears):
     assert 'the limit is 20 MB' in msg and '21.' in msg, msg
     assert 'Prediction' in _classify(app, _f('g.jpg', (bears/'grizzly'/'grizzly_0001.jpg').read_bytes()))
 
-def test_pixel_cap(app):
-    "At most ~25 MP are decoded: a 26 MP photo (a small file) is refused with a sentence"
-    b = io.BytesIO(); Image.new('RGB', (6500, 4000), (90, 60, 30)).save(b, 'JPEG'); assert len(b.getvalue()) < 2_000_000
-    msg = _classify(app, _f('26mp.jpg', b.getvalue()))
-    assert "Can't classify 26mp.jpg" in msg and 'pixels' in msg and '25,000,000' in msg, msg
+def test_pixel_cap(app, bears):
+    "At most ~25 MP are decoded: a 26 MP PNG (a small file) is refused with a sentence; a 26 MP JPEG is decoded at half scale"
+    b = io.BytesIO(); Image.new('RGB', (6500, 4000), (90, 60, 30)).save(b, 'PNG'); assert len(b.getvalue()) < 2_000_000
+    msg = _classify(app, _f('26mp.png', b.getvalue()))
+    assert "Can't classify 26mp.png" in msg and 'pixels' in msg and '25,000,000' in msg, msg
+    b = io.BytesIO(); Image.open(bears/'grizzly'/'grizzly_0001.jpg').resize((6500, 4000)).save(b, 'JPEG')
+    assert 'Prediction: grizzly' in _classify(app, _f('26mp.jpg', b.getvalue()))  # JPEG draft(): 3250 x 2000 decoded
 
 def test_eps_refused(app, tmp_path):
     "An EPS file (Pillow would hand it to Ghostscript) gets a sentence, not a traceback and not an answer"
