@@ -4,13 +4,13 @@
 
 # %% ../nbs/05_app.ipynb #c003
 from __future__ import annotations
-import io, html, os, time
+import io, html, os, time, tempfile
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *
 from .images import load_image, BadImage
 from .infer import load_model, answer, CONF_THRESHOLD, OOD_THRESHOLD
-from .log import PredictionLog, model_id
+from .log import PredictionLog, model_id, route, parse_rollout, MANUAL_TEXT
 
 # %% auto #0
 __all__ = ['NO_FILES', 'APP_CELLS', 'card_html', 'BearApp', 'app_notebook']
@@ -45,13 +45,17 @@ class BearApp:
                  max_pixels:int=25_000_000, # larger images are refused before decoding (25 MP: 75 MB decoded)
                  conf:float=CONF_THRESHOLD, # least probability to name a class
                  ood:float=OOD_THRESHOLD, # least ImageNet probability of our classes
-                 log=None # the prediction log: a `PredictionLog`, URL or file; default `$BEAR_LOG` if set (`bear_app` sets it), else none
+                 log=None, # the prediction log: a `PredictionLog`, URL or file; default `$BEAR_LOG` if set (`bear_app` sets it), else none
+                 rollout:str=None # 'manual', 'limited[:PCT]' or 'full' (see `bear_lib.log.route`); default `$BEAR_ROLLOUT`, else 'full'
                 ):
         self.model = model if model is not None else load_model()
         store_attr('max_bytes,max_files,max_pixels,conf,ood')
         log = log if log is not None else os.environ.get('BEAR_LOG')
         self.log = log if isinstance(log, PredictionLog) or not log else PredictionLog(log)
         self.model_id = model_id(self.model) if self.log else None
+        self.mode, self.pct = parse_rollout(rollout or os.environ.get('BEAR_ROLLOUT') or 'full')
+        if self.mode != 'full' and not self.log: raise ValueError(f"A {self.mode} rollout sends photos to review: give the app a log.")
+        self._spools = []  # the answered photos, on disk until the next answers, for their 'Wrong?' buttons
         self.upload = widgets.FileUpload(accept='image/*', multiple=True)
         self.btn = widgets.Button(description='Classify', button_style='primary').add_class('bear-classify')
         self.out = widgets.Output()
@@ -73,7 +77,7 @@ def _bars(probs:dict) -> str:
                    f'<span style="display:inline-block;width:{p*200:.0f}px;height:0.8em;background:#4c78a8"></span> {p:.0%}</div>'
                    for c,p in probs.items())
 
-def _row(name, text, img=None, probs=None, ok=True):
+def _row(name, text, img=None, probs=None, ok=True, extra=()):
     "One result: thumbnail (if any), the answer in words, probability bars"
     if img is not None:
         t = img.copy(); t.thumbnail((128, 128)); buf = io.BytesIO(); t.save(buf, format='JPEG', quality=85)
@@ -81,7 +85,7 @@ def _row(name, text, img=None, probs=None, ok=True):
     else: thumb = widgets.HTML('<div style="width:128px;text-align:center;font-size:3em">✗</div>')
     cls = 'bear-answer' if ok else 'bear-answer bear-error'
     h = widgets.HTML(f'<div class="{cls}"><b>{html.escape(name)}</b>: {html.escape(text)}</div>' + (_bars(probs) if probs else ''))
-    return widgets.HBox([thumb, h], layout=widgets.Layout(margin='4px 0')).add_class('bear-result')
+    return widgets.HBox([thumb, h, *extra], layout=widgets.Layout(margin='4px 0')).add_class('bear-result')
 
 # %% ../nbs/05_app.ipynb #c011
 @patch
@@ -107,11 +111,32 @@ def _one(self:BearApp, f # one upload
     except Exception as e:  # one photo's failure is that photo's answer; the others still get theirs
         text = f"Something went wrong with {f['name']} ({type(e).__name__}: {e}). Try another photo."
         return text, _row(f['name'], text, im, ok=False)
-    text = a.text
-    if self.log:  # the same log as the service's and bear_predict's, one row per answer
-        try: self.log.record(a, bytes(f['content']), 'app', self.model_id, time.perf_counter() - t)
-        except Exception as e: text += f' (not logged: {type(e).__name__})'
-    return text, _row(f['name'], text, im, a.probs)
+    r = route(a, self.mode, self.pct)
+    if not self.log: return a.text, _row(f['name'], a.text, im, a.probs)
+    try: row = self.log.record(a, bytes(f['content']), 'app', self.model_id, time.perf_counter() - t, route=r)
+    except Exception as e:  # the answer still counts for the person; the log's trouble is said, not hidden
+        if not r.shown: raise
+        return f'{a.text} (not logged: {type(e).__name__})', _row(f['name'], a.text, im, a.probs)
+    if not r.shown: return MANUAL_TEXT, _row(f['name'], MANUAL_TEXT, im)
+    return a.text, _row(f['name'], a.text, im, a.probs, extra=[self._wrong(row['uid'], f['content'])])
+
+
+# %% ../nbs/05_app.ipynb #c011x
+@patch
+def _wrong(self:BearApp, uid:str, # the answer's id in the log
+           data # the photo's bytes
+          ) -> widgets.Button:
+    "A 'Wrong?' button that flags answer `uid` and sends its photo to review"
+    spool = tempfile.TemporaryFile(); spool.write(data); self._spools.append(spool)
+    b = widgets.Button(description='Wrong?', tooltip='This answer is wrong: send the photo to a person', layout=widgets.Layout(width='7em')).add_class('bear-wrong')
+    def _click(_):
+        try:
+            spool.seek(0); self.log.flag(uid, spool.read())
+            b.description, b.disabled = 'Flagged', True
+            self.lbl.value = 'Thanks: a person will look at this photo, and it may teach the next model.'
+        except Exception as e: self.lbl.value = f"Couldn't flag this answer ({type(e).__name__}: {e})."
+    b.on_click(_click)
+    return b
 
 # %% ../nbs/05_app.ipynb #c011b
 def _close_all(w # a widget
@@ -139,6 +164,7 @@ def classify(self:BearApp, _=None # the clicked button (unused)
     files = self.upload.value
     self._waiting = not files
     if not files: self._show([]); self.lbl.value = NO_FILES.format(self.max_bytes/1e6); return self.lbl.value
+    old_spools, self._spools = self._spools, []  # the previous answers' photos go with their rows
     try:
         files, n_all = files[:self.max_files], len(files)
         rows, msgs = [], []
@@ -149,7 +175,9 @@ def classify(self:BearApp, _=None # the clicked button (unused)
         if n_all > self.max_files: self.lbl.value = f'Only the first {self.max_files} photos were classified. ' + self.lbl.value
         self._show(rows)
     except Exception as e: self.lbl.value = f"Something went wrong ({type(e).__name__}: {e}). Try another photo."
-    finally: self.upload.value = ()  # free the uploaded bytes; the next upload starts afresh
+    finally:
+        self.upload.value = ()  # free the uploaded bytes; the next upload starts afresh
+        for s in old_spools: s.close()
     return self.lbl.value
 
 # %% ../nbs/05_app.ipynb #c013

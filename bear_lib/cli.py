@@ -198,10 +198,16 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
              clean:str=None, # Serve the data cleaner for this dataset instead (needs a trained --model; loopback only)
              log:str=None, # Prediction log for every answer: a SQLite file or SQLAlchemy URL (default: $BEAR_LOG, else predictions.db)
              no_log:store_true=False, # Don't record the answers
+             rollout:str=None, # 'manual' (answers logged, not shown), 'limited[:PCT]' or 'full' (default: $BEAR_ROLLOUT, else full)
+             review:str=None, # Serve the review queue of the log instead: accepted photos join this dataset (loopback only)
             ):
     "Serve the bear classifier app with Voilà; SIGTERM or Ctrl-C stops it and its kernels"
     import shutil, secrets, socket
     from bear_lib.app import app_notebook
+    if review and not _loopback(ip):
+        sys.exit(f"--review adds files to {review}: it is served on loopback only (127.0.0.1), not on {ip}. "
+                 "To review from another machine, forward the port: ssh -L 8866:127.0.0.1:8866 THIS_MACHINE")
+    if review and no_log: sys.exit('--review shows the prediction log: leave out --no-log')
     if clean and not _loopback(ip):
         sys.exit(f"--clean moves files in {clean}: it is served on loopback only (127.0.0.1), not on {ip}. "
                  "To clean from another machine, forward the port: ssh -L 8866:127.0.0.1:8866 THIS_MACHINE")
@@ -212,6 +218,12 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
         env['BEAR_MODEL'] = str(Path(model).resolve())
     else: env.pop('BEAR_MODEL', None)
     env.setdefault('OMP_NUM_THREADS', '1')
+    if rollout:
+        from bear_lib.log import parse_rollout
+        try: parse_rollout(rollout)
+        except ValueError as e: sys.exit(str(e))
+        if rollout.split(':')[0] != 'full' and no_log: sys.exit(f'A {rollout} rollout sends photos to review through the log: leave out --no-log')
+        env['BEAR_ROLLOUT'] = rollout
     if no_log: env.pop('BEAR_LOG', None)
     else:  # the kernels run in a folder of their own: give them the log's absolute URL
         from bear_lib.log import log_url
@@ -223,6 +235,10 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
             if not Path(clean).is_dir(): sys.exit(f"No dataset at {clean}: pass a folder of class folders, e.g. bears/")
             if not model: sys.exit(f"Cleaning needs a trained model: `bear_train --images {clean} --out export.pkl`, then --model export.pkl")
             nb = clean_notebook(tmp/'bear_clean.ipynb', clean, model)
+        elif review:
+            from bear_lib.review import review_notebook
+            if not Path(review).is_dir(): sys.exit(f"No dataset at {review}: pass a folder of class folders, e.g. bears/")
+            nb = review_notebook(tmp/'bear_review.ipynb', env['BEAR_LOG'], review)
         else: nb = app_notebook(tmp/'bear_app.ipynb')
         host = socket.gethostname() if ip in ('0.0.0.0', '::', '') else ip
         url, token = f"http://{host}:{port}/", not no_token and not _loopback(ip)
