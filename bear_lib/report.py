@@ -90,6 +90,7 @@ def drift(df:pd.DataFrame, # from `PredictionLog.frame`
         rows.append(r)
     out = pd.DataFrame(rows, columns=['window', 'n', 'not_sure_rate', 'ood_rate', 'other', 'conf_median', *[f'mix_{c}' for c in vocab],
                                       *[f'p {k}' for k in TESTS]])
+    out = out.astype({c: float for c in out.columns if c not in ('window', 'n', 'other')} | dict(n=int, other=int))  # also when empty
     out['tested'] = out['n'] >= min_n
     m = max(1, int(out['tested'].sum()) * len(TESTS))  # Bonferroni: every test of every tested window
     out.attrs.update(alpha=alpha, level=alpha/m, n_tests=m, min_n=min_n, freq=freq)
