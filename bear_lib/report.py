@@ -84,11 +84,11 @@ def drift(df:pd.DataFrame, # from `PredictionLog.frame`
     for t, w in a.groupby(pd.Grouper(key='time', freq=freq)):
         if not len(w): continue
         r = dict(window=t, n=len(w), not_sure_rate=(w['code'] == 'not_sure').mean(), ood_rate=(w['code'] == 'not_a_bear').mean(),
-                 other=int((w['code'] == 'other').sum()), conf_median=w['conf'].median(),
+                 other=int((w['code'] == 'other').sum()), conf_median=w['conf'].median(), conf_p10=w['conf'].quantile(.1),
                  **{f'mix_{c}': (w['code'] == c).mean() for c in vocab})
         r.update({f'p {k}': v for k,v in (window_tests(w, base) if len(w) >= min_n else {k: np.nan for k in TESTS}).items()})
         rows.append(r)
-    out = pd.DataFrame(rows, columns=['window', 'n', 'not_sure_rate', 'ood_rate', 'other', 'conf_median', *[f'mix_{c}' for c in vocab],
+    out = pd.DataFrame(rows, columns=['window', 'n', 'not_sure_rate', 'ood_rate', 'other', 'conf_median', 'conf_p10', *[f'mix_{c}' for c in vocab],
                                       *[f'p {k}' for k in TESTS]])
     out = out.astype({c: float for c in out.columns if c not in ('window', 'n', 'other')} | dict(n=int, other=int))  # also when empty
     out['tested'] = out['n'] >= min_n
@@ -114,7 +114,7 @@ def drift_words(d:pd.DataFrame, # from `drift`
         how = []
         if r['p not sure'] < lv: how.append(f"not sure {_pct(r['not_sure_rate'])} against {_pct(base['not_sure_rate'])} (p={r['p not sure']:.1e})")
         if r['p not a bear'] < lv: how.append(f"not a bear {_pct(r['ood_rate'])} against {_pct(base['ood_rate'])} (p={r['p not a bear']:.1e})")
-        if r['p confidence'] < lv: how.append(f"median confidence {r['conf_median']:.2f} against {bmed:.2f} (KS p={r['p confidence']:.1e})")
+        if r['p confidence'] < lv: how.append(f"median confidence {r['conf_median']:.3f} against {bmed:.3f} (KS p={r['p confidence']:.1e})")
         if r['p class mix'] < lv:
             mix = ', '.join(f"{c} {_pct(r[c])}" for c in r.index if c.startswith('mix_')).replace('mix_', '')
             bmix = ', '.join(f"{c} {_pct(k/base['n'])}" for c,k in base['mix'].items() if c not in ('not_sure', 'not_a_bear'))
@@ -141,10 +141,11 @@ def drift_plot(d:pd.DataFrame, # from `drift`
         ax[0,0].bar(x, d[c], bottom=bottom, label=c[4:]); bottom += d[c].to_numpy()
         cum += base['mix'].get(c[4:], 0)/max(base['n'], 1); ax[0,0].axhline(cum, color='k', ls=':', lw=.8)
     ax[0,0].set(title='class mix of the answers (dotted: baseline, stacked)', ylim=(0, 1)); ax[0,0].legend(fontsize=8)
-    ax[0,1].scatter(x, d['conf_median'], c=col, zorder=3)
+    ax[0,1].scatter(x, d['conf_median'], c=col, marker='o', zorder=3, label='median')
+    ax[0,1].scatter(x, d['conf_p10'], c=col, marker='v', zorder=3, label='10th percentile')
     q = base['conf_deciles']
-    if q: ax[0,1].axhspan(q[2], q[8], color='gray', alpha=.2, label='baseline 20–80%'); ax[0,1].axhline(q[5], color='gray', label='baseline median')
-    ax[0,1].set(title='median confidence', ylim=(0, 1.02)); ax[0,1].legend(fontsize=8)
+    if q: ax[0,1].axhline(q[5], color='gray', label='baseline median'); ax[0,1].axhline(q[1], color='gray', ls='--', label='baseline 10th percentile')
+    ax[0,1].set(title='confidence (top probability)', ylim=(0, 1.02)); ax[0,1].legend(fontsize=8)
     for a, k, b, t in [(ax[1,0], 'not_sure_rate', 'not_sure_rate', 'not-sure rate'), (ax[1,1], 'ood_rate', 'ood_rate', 'out-of-domain ("not a bear") rate')]:
         a.bar(x, d[k], color=col); a.axhline(base[b] or 0, color='k', ls='--', label='baseline'); a.set(title=t, ylim=(0, 1)); a.legend(fontsize=8)
     for a in ax[1]: a.set_xticks(x, lab, rotation=45, fontsize=8)
