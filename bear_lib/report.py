@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64, html, json, importlib.resources
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 import numpy as np
 from PIL import Image
 import pandas as pd
@@ -16,7 +17,7 @@ from .log import PredictionLog, model_id
 
 # %% auto #0
 __all__ = ['ZERO_SHOT_BASELINE', 'TESTS', 'SHIFTS', 'model_baseline', 'log_answers', 'window_tests', 'drift', 'drift_words',
-           'drift_plot', 'write_report', 'report', 'shift_image', 'shift_all', 'simulate_log']
+           'drift_plot', 'write_report', 'model_ids', 'report', 'shift_image', 'shift_all', 'simulate_log']
 
 # %% ../nbs/10_report.ipynb #rp005
 ZERO_SHOT_BASELINE = 'zero_shot_baseline.json'  # shipped in bear_lib; computed in the section "The zero-shot model's baseline" below
@@ -181,6 +182,13 @@ def write_report(d:pd.DataFrame, # from `drift`
     return page
 
 # %% ../nbs/10_report.ipynb #rp022
+def model_ids(model # from `load_model`
+             ) -> set:
+    "The ids the log knows `model` by: a trained export is logged as its `.pkl` on PyTorch and as its `.onnx` on ONNX Runtime"
+    fn = getattr(model, 'fname', None)
+    sibs = [Path(fn).with_suffix(x) for x in ('.pkl', '.onnx')] if fn is not None else []
+    return {model_id(model)} | {model_id(SimpleNamespace(card=model.card, fname=f)) for f in sibs if f.is_file()}
+
 def report(log, # the prediction log: a SQLite file or SQLAlchemy URL
            model=None, # the model (a `bear_train` export; None: the zero-shot model) whose answers to check
            since:datetime=None, # only answers at or after this time
@@ -193,7 +201,7 @@ def report(log, # the prediction log: a SQLite file or SQLAlchemy URL
     m = load_model(model)
     base = model_baseline(m)
     lg = PredictionLog(log)
-    try: df = lg.frame(since=since, model=model_id(m))
+    try: df = pd.concat([lg.frame(since=since, model=i) for i in sorted(model_ids(m))]).sort_values('time', kind='stable')
     finally: lg.close()
     d = drift(df, base, m.vocab, freq, alpha, min_n)
     return d, drift_words(d, base), (write_report(d, base, out, f'Drift report: {model_id(m)}') if out else None)

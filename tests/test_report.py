@@ -86,7 +86,7 @@ def test_cli(tmp_path, zs, bear_files, normal):
     r = cli('--log', 'missing.db'); assert r.returncode == 1 and 'No prediction log at' in r.stderr
     r = cli('--log', 'log.db', '--since', 'last tuesday'); assert r.returncode == 1 and 'is not a date' in r.stderr
 
-def test_trained_export_has_baseline(trained, tmp_path):
+def test_trained_export_has_baseline(trained, tmp_path, bear_files):
     "bear_train's sidecar carries the validation baseline, measured with the app's decision, and the report uses it"
     card = json.loads(trained.with_suffix('.json').read_text())
     b = card['baseline']
@@ -96,3 +96,14 @@ def test_trained_export_has_baseline(trained, tmp_path):
     assert model_baseline(m) == b
     d, words, _ = report(tmp_path/'empty.db', trained)
     assert len(d) == 0
+    # the same model's answers, logged by a PyTorch replica (as export.pkl) and an ONNX Runtime one (as export.onnx), all counted
+    torch_m, onnx_m = load_model(trained, 'torch'), load_model(trained, 'onnx')
+    ids = {model_id(torch_m), model_id(onnx_m)}
+    assert len(ids) == 2
+    photos = bear_files[::9][:20]
+    for mm in (torch_m, onnx_m):
+        lg = PredictionLog(tmp_path/'log.db')
+        simulate_log(lg, mm, [('2026-05-01', answer(mm, photos[:20]), [f.read_bytes() for f in photos[:20]])])
+        lg.close()
+    d, _, _ = report(tmp_path/'log.db', trained, min_n=10)
+    assert d['n'].tolist() == [40], d
