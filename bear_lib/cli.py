@@ -10,7 +10,7 @@ from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
 
 # %% auto #0
-__all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'remote_conf', 'bear_app', 'bear_serve']
+__all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'remote_conf', 'bear_app', 'bear_serve', 'bear_report']
 
 # %% ../nbs/06_cli.ipynb #c003a
 from functools import wraps
@@ -287,3 +287,28 @@ def bear_serve(model:str=None, # A `bear_train` export (default: $BEAR_MODEL, el
     print(f"Serving {'model ' + os.environ['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{host}:{port}/ "
           f"({workers} worker{'s' * (workers > 1)}; rollout {rollout}; docs at /docs; log {os.environ['BEAR_LOG']})", flush=True)
     uvicorn.run('bear_lib.serve:app_from_env', factory=True, host=host, port=port, workers=workers)
+
+# %% ../nbs/06_cli.ipynb #rp-cli
+@_dashed
+@call_parse
+def bear_report(log:str=None, # Prediction log: a SQLite file or a SQLAlchemy URL (default: $BEAR_LOG, else predictions.db)
+                model:str=None, # The model whose answers to check: a `bear_train` export (default: the zero-shot ImageNet model)
+                since:str=None, # Only answers from this time on, e.g. 2026-03-01 or 2026-03-01T12:00 (UTC)
+                out:str='report', # Where to write the page: a .html file, or a folder for report.html (the plot goes beside it as .png)
+                window:str='D', # Window: a pandas frequency (D a day, h an hour, W a week)
+                alpha:float=0.01, # Family-wise significance level (Bonferroni over every test of every window)
+                min_n:int=30, # Least answers in a window to test it
+               ):
+    "Drift: class mix, confidence, not-sure and out-of-domain rates per window against the model's baseline; says which window shifted"
+    from datetime import datetime
+    from bear_lib.log import log_url
+    if model and not Path(model).is_file(): sys.exit(f"No model at {model}: pass a `bear_train` export, or leave --model out for the zero-shot model")
+    url = log_url(log)
+    if url.startswith('sqlite:///') and not Path(url[len('sqlite:///'):]).is_file(): sys.exit(f"No prediction log at {url[len('sqlite:///'):]}: pass --log DB")
+    try: t = datetime.fromisoformat(since) if since else None
+    except ValueError: sys.exit(f"--since {since!r} is not a date or time: write it as 2026-03-01 or 2026-03-01T12:00")
+    from bear_lib.report import report
+    try: d, words, page = report(url, model, t, out, window, alpha, min_n)
+    except ValueError as e: sys.exit(str(e))
+    print('\n'.join(words) if words else 'No answers of this model in the log.')
+    print(f"Shifted: {int(d['shifted'].sum())} of {int(d['tested'].sum())} tested windows. Report: {page}")

@@ -13,10 +13,10 @@ from .core import sha256
 from .images import BadImage, load_image
 
 # %% auto #0
-__all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'odd_images',
-           'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet', 'zero_shot_onnx',
+__all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS',
+           'odd_images', 'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet', 'zero_shot_onnx',
            'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'BearModel', 'OnnxModel', 'load_model', 'Answer',
-           'decide', 'answer', 'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
+           'decide', 'answer', 'answers_baseline', 'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
 
 # %% ../nbs/04_infer.ipynb #c008
 def _png_header_only(w:int, h:int) -> bytes:
@@ -363,6 +363,25 @@ def answer(model, # from `load_model`
         p,P = model.probs([im], imagenet=True)
         out.append(decide(p[0], model.vocab, None if P is None else P[0], imap, conf, ood))
     return out
+
+# %% ../nbs/04_infer.ipynb #c024rb
+BASELINE_CONF_BINS = 20  # the confidence histogram in the baseline: bins of 0.05 from 0 to 1
+
+def answers_baseline(answers, # `Answer`s of the validation photos, from `answer`
+                     vocab, # the model's classes
+                     measured_on:str='' # what the photos were, in words
+                    ) -> dict:
+    "What `bear_report` compares a log against: the answers' class mix, confidence, not-sure and out-of-domain rates"
+    codes = [a.code for a in answers]
+    conf = np.array([max(a.probs.values()) for a in answers], dtype=float)
+    n = len(answers)
+    return dict(n=n, mix={c: codes.count(c) for c in [*map(str, vocab), 'not_sure', 'not_a_bear']},
+                not_sure_rate=codes.count('not_sure')/n if n else None, ood_rate=codes.count('not_a_bear')/n if n else None,
+                conf_deciles=[round(float(q), 4) for q in np.quantile(conf, np.linspace(0, 1, 11))] if n else [],
+                conf_hist=np.histogram(conf, BASELINE_CONF_BINS, (0, 1))[0].tolist(),
+                conf=sorted(round(float(c), 4) for c in conf),  # the sample itself, for a two-sample KS test
+                conf_threshold=CONF_THRESHOLD, ood_threshold=OOD_THRESHOLD, measured_on=measured_on)
+
 
 # %% ../nbs/04_infer.ipynb #c027
 def pick_ood_threshold(mass, # `bear_mass` of in-domain photos

@@ -13,7 +13,8 @@ from .data import bear_dls, get_bear_files
 from .backbones import get_backbone
 
 # %% auto #0
-__all__ = ['train', 'save_plots', 'dataset_hash', 'versions', 'onnx_preprocess', 'export_onnx', 'export_model']
+__all__ = ['train', 'save_plots', 'dataset_hash', 'versions', 'onnx_preprocess', 'export_onnx', 'validation_baseline',
+           'export_model']
 
 # %% ../nbs/02_train.ipynb #c005
 def train(path, # a dataset: a folder of class folders
@@ -119,6 +120,22 @@ def export_onnx(net:nn.Module, # a classifier of RGB images
     finally: net.train(was)
 
 # %% ../nbs/02_train.ipynb #c020e
+class _LearnerAnswers:
+    "A trained `Learner` behind the interface `bear_lib.infer.answer` calls (`vocab`, `imagenet_map`, `probs`)"
+    def __init__(self, learn, imagenet_map): self.learn,self.vocab,self.imagenet_map = learn,learn.dls.vocab,imagenet_map
+    def probs(self, ims, imagenet=False):
+        from bear_lib.infer import imagenet_probs
+        with self.learn.no_bar(), self.learn.no_logging(): p = self.learn.get_preds(dl=self.learn.dls.test_dl(ims))[0].numpy()
+        return (p, imagenet_probs(ims, 'torch') if self.imagenet_map else None) if imagenet else p
+
+def validation_baseline(learn:Learner # a trained learner
+                       ) -> dict:
+    "The answers on `learn`'s validation photos, summarised by `answers_baseline`: what `bear_report` compares a log against"
+    from bear_lib.infer import answer, answers_baseline, _imagenet_map
+    imap = _imagenet_map({}, learn.dls.vocab)  # as the loaded export will check: ImageNet's bear classes when it knows every class
+    ans = answer(_LearnerAnswers(learn, imap), learn.dls.valid_ds.items)  # the app's decision, photo by photo
+    return answers_baseline(ans, learn.dls.vocab, f'the validation set ({len(ans)} photos), with bear_lib.infer.answer')
+
 def export_model(learn:Learner, # a trained learner
                  fname='export.pkl', # where to save it; the ONNX file and the sidecar go to the same name with `.onnx` and `.json`
                  onnx:bool=True # also write the ONNX file (skipped, with a warning, when a transform has no numpy version)
@@ -133,6 +150,7 @@ def export_model(learn:Learner, # a trained learner
                 error_rate=learn.error_rate_valid(), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
                 dataset_sha256=dataset_hash(learn.dls.train_ds.items + learn.dls.valid_ds.items, path),
                 trained_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'), versions=versions())
+    card['baseline'] = validation_baseline(learn)
     if onnx:
         try: card['preprocess'] = onnx_preprocess(learn.dls)
         except ValueError as e: warnings.warn(f"No ONNX file for this model ({e}); it runs on PyTorch."); onnx = False
