@@ -15,8 +15,9 @@ from .core import sha256
 
 # %% auto #0
 __all__ = ['BIN', 'toy_dataset', 'snapshot', 'bomb_png', 'jpeg_bytes', 'odd_images', 'fake_upload', 'FileServer', 'fault_server',
-           'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'start_app', 'start_serve', 'launch_chromium',
-           'upload', 'wait_rows', 'mark_old', 'classify', 'trained_model']
+           'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'serve_cmd', 'start_app', 'start_serve',
+           'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels',
+           'launch_chromium', 'upload', 'wait_rows', 'mark_old', 'classify', 'trained_model']
 
 # %% ../nbs/99_testing.ipynb #t004
 BIN = Path(sys.executable).parent  # this venv's console scripts
@@ -242,13 +243,13 @@ def run(*args, # a console script of this venv and its arguments
 
 # %% ../nbs/99_testing.ipynb #t028
 def _start(cmd:list, name:str, health:str, cwd, env=None, timeout:float=120):
-    "Start `cmd` with `--port` on a free port, its output in a file in `cwd`; return (process, URL) once `health` answers"
+    "Start `cmd` with `--port` on a free port, its output in a file in `cwd`, `env` added (None: removed); return (process, URL) once `health` answers"
     port = free_port()
     # output to a file: a pipe nobody reads fills up (64 KiB) and then stalls the server and its kernels
     log = Path(cwd)/f'{name}_{port}.log'
     with open(log, 'w') as out:
         p = subprocess.Popen([*cmd, '--port', str(port)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                             env={**os.environ, **(env or {})}, start_new_session=True)
+                             env={k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}, start_new_session=True)
     p.log, p.port = log, port
     url = f'http://127.0.0.1:{port}'
     try: wait_http(url + health, p, timeout=timeout)
@@ -263,6 +264,11 @@ def stop_app(p):
     except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
 
 # %% ../nbs/99_testing.ipynb #t029
+def serve_cmd() -> list:
+    "The `bear_serve` command: the console script where it is installed, else the same function through python"
+    if (BIN/'bear_serve').exists(): return [str(BIN/'bear_serve')]
+    return [sys.executable, '-c', 'from bear_lib.cli import bear_serve; bear_serve()']
+
 def start_app(*args, # arguments of `bear_app`
               cwd, # working folder (its log goes there)
               env:dict=None, # added to the environment
@@ -273,11 +279,66 @@ def start_app(*args, # arguments of `bear_app`
 
 def start_serve(*args, # arguments of `bear_serve`
                 cwd, # working folder (its log goes there)
-                env:dict=None, # added to the environment (OMP_NUM_THREADS=1 unless given)
+                env:dict=None, # added to the environment (a None value removes it; OMP_NUM_THREADS=1 unless given)
                 timeout:float=300):
     "Start `bear_serve` with `args` on a free port; return (process, URL) once /health answers"
-    cmd = [str(BIN/'bear_serve')] if (BIN/'bear_serve').exists() else [sys.executable, '-c', 'from bear_lib.cli import bear_serve; bear_serve()']
-    return _start([*cmd, *map(str, args)], 'bear_serve', '/health', cwd, {'OMP_NUM_THREADS': '1', **(env or {})}, timeout)
+    return _start([*serve_cmd(), *map(str, args)], 'bear_serve', '/health', cwd, {'OMP_NUM_THREADS': '1', **(env or {})}, timeout)
+
+# %% ../nbs/99_testing.ipynb #t029a
+def bear_photos(bears, # a folder of class folders
+                n:int, # how many
+               ) -> list:
+    "`n` distinct photos, taken in turn from each class"
+    per = [sorted(c.glob('*.jpg')) for c in sorted(p for p in Path(bears).iterdir() if p.is_dir())]
+    return [per[i % len(per)][i // len(per)] for i in range(n)]
+
+def workers_of(p) -> list:
+    "The uvicorn worker processes under the `bear_serve` process `p`"
+    import psutil
+    return [c for c in psutil.Process(p.pid).children(recursive=True) if 'spawn_main' in ' '.join(c.cmdline())]
+
+def post_many(url:str, # where to POST
+              photos:list, # bytes of each request
+              n_threads:int=50) -> list: # the responses, in order
+    "POST each of `photos` to `url` at once, from `n_threads` threads"
+    import httpx, concurrent.futures as cf
+    with httpx.Client(timeout=300, limits=httpx.Limits(max_connections=n_threads)) as c:
+        with cf.ThreadPoolExecutor(n_threads) as ex:
+            return list(ex.map(lambda b: c.post(url, content=b, headers={'content-type': 'image/jpeg'}), photos))
+
+def check_logged_once(log, # a `bear_lib.log` prediction log
+                      responses:list, # the service's responses
+                      n_before:int): # rows in the log before them
+    "Every response's answer is in `log` exactly once, and nothing else was added (AssertionError if not)"
+    df = log.frame()
+    ids = [r.json()['id'] for r in responses]
+    assert len(df) - n_before == len(responses), (len(df), n_before, len(responses))
+    got = df[df.uid.isin(ids)]
+    assert sorted(got.uid) == sorted(ids)  # each once
+    assert sorted(got.sha256) == sorted(r.json()['sha256'] for r in responses)
+    assert set(got.source) == {'service'}
+
+# %% ../nbs/99_testing.ipynb #t029k
+def live_kernels(pid:int) -> int:
+    "Kernel processes started by the server `pid` (zombies not counted)"
+    import psutil
+    try: procs = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess: return 0
+    n = 0
+    for p in procs:
+        try: n += 'ipykernel_launcher' in ' '.join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error: pass
+    return n
+
+def wait_kernels(pid:int, # the server's process id
+                 n:int, # kernels to wait for
+                 timeout:float) -> float: # seconds it took
+    "Seconds until the server `pid` has exactly `n` kernels, or AssertionError"
+    t = time.time()
+    while time.time() - t < timeout:
+        if live_kernels(pid) == n: return time.time() - t
+        time.sleep(1)
+    raise AssertionError(f'{live_kernels(pid)} kernels after {timeout} s, expected {n}')
 
 # %% ../nbs/99_testing.ipynb #t031
 def launch_chromium(playwright, # a started `sync_playwright()` (or its async twin)

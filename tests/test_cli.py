@@ -2,7 +2,7 @@
 import csv, json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import BIN, run
+from bear_lib.testing import BIN, run
 
 def _hopper():
     import matplotlib.cbook
