@@ -86,11 +86,13 @@ def odd_images(fn, # a photo to derive the files from
 def fake_upload(f, # a file path, or raw bytes
                 name:str=None, # file name (default: the path's name)
                 type:str='image/jpeg', # MIME type the browser reports
+                size:int=None, # the size the browser declares (a visitor can forge it; default: the true size)
                ) -> dict:
     "One file as ipywidgets 8's `FileUpload.value` gives it: name, type, size, content (a memoryview), last_modified"
+    from datetime import datetime, timezone
     data = f if isinstance(f, (bytes, bytearray)) else Path(f).read_bytes()
-    return dict(name=name or Path(f).name, type=type, size=len(data), content=memoryview(bytes(data)),
-                last_modified=time.time_ns() // 1_000_000)
+    return dict(name=name or Path(f).name, type=type, size=len(data) if size is None else size, content=memoryview(data),
+                last_modified=datetime.now(timezone.utc))
 
 # %% ../nbs/99_testing.ipynb #t018
 class _Handler(http.server.BaseHTTPRequestHandler):
