@@ -14,40 +14,9 @@ from .images import BadImage, load_image
 
 # %% auto #0
 __all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS',
-           'odd_images', 'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet', 'zero_shot_onnx',
+           'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet', 'zero_shot_onnx',
            'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'BearModel', 'OnnxModel', 'load_model', 'Answer',
            'decide', 'answer', 'answers_baseline', 'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
-
-# %% ../nbs/04_infer.ipynb #c008
-def _png_header_only(w:int, h:int) -> bytes:
-    "A PNG whose header claims `w`x`h` pixels, with almost no data: a decompression bomb's shape without its weight"
-    import zlib, struct
-    def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
-    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
-            + chunk(b'IDAT', zlib.compress(b'\0' * 1024)) + chunk(b'IEND', b''))
-
-def odd_images(fn, # a photo to derive the files from
-               dest # folder to write them to
-              ) -> dict: # name → path
-    "Files a person may upload, derived from the photo `fn`: odd formats that must work, and broken files that must be refused"
-    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
-    im = Image.open(fn).convert('RGB')
-    out = {}
-    def save(name, img, **kw): img.save(dest/name, **kw); out[name] = dest/name
-    save('cmyk.jpg', im.convert('CMYK'), quality=95)
-    a16 = (np.asarray(im.convert('L'), dtype=np.uint16) * 257)
-    save('gray16.png', Image.fromarray(a16))
-    pa = im.convert('P', palette=Image.Palette.ADAPTIVE, colors=255); pa.info['transparency'] = 0
-    save('palette_alpha.png', pa)
-    frames = [im, im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
-    save('animated.gif', frames[0], save_all=True, append_images=frames[1:], duration=200, loop=0)
-    exif = Image.Exif(); exif[0x0112] = 6  # orientation: rotate 90° clockwise to view
-    save('exif_rotated.jpg', im.transpose(Image.Transpose.ROTATE_90), exif=exif, quality=95)
-    (dest/'not_an_image.jpg').write_bytes(b'Just some text with a .jpg name.\n' * 20); out['not_an_image.jpg'] = dest/'not_an_image.jpg'
-    data = Path(fn).read_bytes()
-    (dest/'truncated.jpg').write_bytes(data[:len(data)//2]); out['truncated.jpg'] = dest/'truncated.jpg'
-    (dest/'bomb.png').write_bytes(_png_header_only(30_000, 30_000)); out['bomb.png'] = dest/'bomb.png'
-    return out
 
 # %% ../nbs/04_infer.ipynb #c011
 IMAGENET_BEARS = {'black': 'American black bear', 'grizzly': 'brown bear', 'teddy': 'teddy'}

@@ -7,10 +7,9 @@ started and the notebook run when the page is opened), after one untimed warm-up
 button shows, clicks Classify and stops the clock when the answer is shown. Between runs the pool is given time to refill.
 Last line: ratio=<pre-heated seconds / cold seconds> (median of the runs).
 """
-import argparse, statistics, sys, time
+import argparse, statistics, time
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tests'))
-from conftest import start_app, stop_app, upload
+from bear_lib.testing import start_app, stop_app, upload, launch_chromium
 
 def first_answer(browser, url, photo):
     page = browser.new_page()
@@ -48,7 +47,7 @@ def main():
     from bear_lib.core import sample_bears
     photo = sample_bears()/'grizzly'/'grizzly_0001.jpg'
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path='/usr/bin/chromium', args=['--no-sandbox', '--disable-gpu', '--disable-background-networking'])
+        b = launch_chromium(pw)
         try:
             # the first page a browser opens also loads and compiles Voilà's JavaScript: an untimed warm-up run for each mode
             hot = bench(b, 1, a.runs + 1, photo)[1:]

@@ -9,38 +9,9 @@ bear_lib at 8 workers and fastai at bear_lib's count are printed too, for refere
 
     python bench/download.py [--n 300] [--latency 0.05] [--workers 16] [--rounds 2]
 """
-import argparse, http.server, os, shutil, socket, subprocess, sys, tempfile, time
+import argparse, os, shutil, socket, subprocess, sys, tempfile, time
 from pathlib import Path
-
-
-def serve(root, port, latency):
-    "Serve `root` on 127.0.0.1:`port`, keeping connections alive, `latency` seconds before each answer"
-    root = Path(root)
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = 'HTTP/1.1'
-        def log_message(self, *a): pass
-        def setup(self):
-            super().setup()
-            # as web servers do (nginx: tcp_nodelay on): without it, on a kept-alive connection the body waits for the
-            # ACK of the headers, which the client delays by 40 ms: an artefact of http.server, not of image hosts
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        def do_GET(self):
-            time.sleep(latency)
-            f = root / self.path.lstrip('/')
-            data = f.read_bytes() if f.is_file() and root in f.resolve().parents else None
-            self.send_response(200 if data else 404)
-            self.send_header('Content-Type', 'image/jpeg' if data else 'text/plain')
-            self.send_header('Content-Length', str(len(data or b'')))
-            self.end_headers()
-            self.wfile.write(data or b'')
-    class S(http.server.ThreadingHTTPServer):
-        daemon_threads, request_queue_size = True, 512
-        def handle_error(self, *a): pass
-    S(('127.0.0.1', port), H).serve_forever()
-
-
-def free_port():
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+from bear_lib.testing import FileServer, free_port
 
 
 def main():
@@ -99,5 +70,6 @@ def main():
 
 
 if __name__ == '__main__':
-    if len(sys.argv) == 5 and sys.argv[1] == '--serve': serve(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    # the server runs in a process of its own, so that it doesn't share the GIL with the downloads it serves
+    if len(sys.argv) == 5 and sys.argv[1] == '--serve': FileServer(root=sys.argv[2], port=int(sys.argv[3]), latency=float(sys.argv[4])).serve_forever()
     else: main()

@@ -11,13 +11,13 @@ import argparse, json, os, subprocess, sys
 
 KERNEL = r'''
 import json, resource, sys, psutil
-from datetime import datetime, timezone
 from pathlib import Path
 from bear_lib.app import BearApp
+from bear_lib.testing import fake_upload
 app = BearApp()
 loaded = psutil.Process().memory_info().rss
-f = Path(sys.argv[1]); b = f.read_bytes()
-app.upload.value = ({'name': f.name, 'type': 'image/jpeg', 'size': len(b), 'content': memoryview(b), 'last_modified': datetime.now(timezone.utc)},)
+f = Path(sys.argv[1])
+app.upload.value = (fake_upload(f),)
 text = app.classify()
 print(json.dumps(dict(rss=psutil.Process().memory_info().rss, loaded=loaded, peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                       text=text, runtime=app.model.card.get('runtime'), torch='torch' in sys.modules, fastai='fastai' in sys.modules)))

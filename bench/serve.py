@@ -13,39 +13,17 @@ SQLite prediction log in a temporary folder, as in production. Clients and servi
 Each side's figures are from its median round by throughput.
 Last line: ratio=<ours requests/s / baseline requests/s>; the goal is >= 2.5 with ours' p99 <= 100 ms.
 """
-import argparse, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, os, sys, tempfile, threading, time
 from pathlib import Path
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+from bear_lib.testing import start_serve, stop_app
 
 def start(model, backend, workers, tmp, threads):
-    "Start `bear_serve` on a free port; return (process, URL, log file) once /health answers"
-    port = free_port()
-    env = {k: v for k,v in os.environ.items() if k != 'BEAR_BACKEND'}
-    if backend != 'auto': env['BEAR_BACKEND'] = backend
-    if threads: env['OMP_NUM_THREADS'] = str(threads)
-    log = tmp/f'serve_{port}.log'
-    cmd = [sys.executable, '-c', 'from bear_lib.cli import bear_serve; bear_serve()', '--port', str(port), '--workers', str(workers),
-           '--log', str(tmp/f'log_{port}.db')] + (['--model', model] if model else [])
-    with open(log, 'w') as out:
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=tmp)
-    url = f'http://127.0.0.1:{port}'
-    t = time.time()
-    while time.time() - t < 300:
-        if p.poll() is not None: break
-        try:
-            with urllib.request.urlopen(f'{url}/health', timeout=2) as r:
-                if r.status == 200: return p, url, log
-        except Exception: time.sleep(0.5)
-    stop(p)
-    sys.exit(f'The service (model {model or "default"}, backend {backend}) did not start; its output:\n' + log.read_text()[-3000:])
-
-def stop(p):
-    try: os.killpg(p.pid, signal.SIGTERM); p.wait(30)
-    except ProcessLookupError: pass
-    except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+    "Start `bear_serve` on a free port; return (process, URL) once /health answers, else stop the run with its output"
+    env = {'BEAR_BACKEND': None if backend == 'auto' else backend,  # None: not in the service's environment
+           'OMP_NUM_THREADS': str(threads) if threads else os.environ.get('OMP_NUM_THREADS')}
+    try: return start_serve('--workers', workers, '--log', tmp/f'log_{backend}_{workers}_{time.time_ns()}.db', *(['--model', model] if model else []),
+                            cwd=tmp, env=env)
+    except (RuntimeError, TimeoutError) as e: sys.exit(f'The service (model {model or "default"}, backend {backend}) did not start: {e}')
 
 def load(url, photos, clients, n, warmup):
     "`n` requests from `clients` threads, each with its own keep-alive connection; (seconds, latencies in s)"
@@ -97,7 +75,7 @@ def main():
     procs, urls, runs = [], {}, {k: [] for k in sides}
     try:
         for name, (model, backend) in sides.items():
-            p, urls[name], _ = start(model, backend, a.workers, tmp, a.threads)
+            p, urls[name] = start(model, backend, a.workers, tmp, a.threads)
             procs.append(p)
         # both services are up (an idle one costs nothing); rounds alternate between them, so a slow spell of this
         # shared machine falls on both sides, not on one
@@ -105,7 +83,7 @@ def main():
             for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
                 runs[name].append(load(urls[name], photos, a.clients, a.requests, a.warmup))
     finally:
-        for p in procs: stop(p)
+        for p in procs: stop_app(p)
     rps = {}
     for name, (model, backend) in sides.items():
         by = sorted(runs[name], key=lambda x: len(x[1]) / x[0])

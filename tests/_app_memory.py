@@ -1,14 +1,13 @@
 "Not a test (no test_ prefix): the child process of tests/test_app_memory.py: a BearApp as in a kernel, fed large uploads; prints its memory as JSON"
 import io, json, sys
-from datetime import datetime, timezone
 from pathlib import Path
 import psutil, torch
 import ipywidgets as widgets
 from bear_lib.app import BearApp
 from bear_lib.infer import ImageNetBears
+from bear_lib.testing import fake_upload
 
-def _f(name, data): return {'name': name, 'type': 'image/jpeg', 'size': len(data), 'content': memoryview(data),
-                            'last_modified': datetime.now(timezone.utc)}
+def _f(name, data): return fake_upload(data, name=name)
 
 def _hwm() -> int:
     "Peak RSS since the last `_reset_hwm`, in bytes (Linux's VmHWM)"

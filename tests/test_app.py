@@ -2,7 +2,7 @@
 import os, time
 from pathlib import Path
 import pytest
-from conftest import start_app, stop_app, upload, classify, mark_old, wait_rows
+from bear_lib.testing import start_app, stop_app, log_tail, upload, classify, mark_old, wait_rows, odd_images
 
 
 @pytest.fixture(scope='module')
@@ -57,7 +57,6 @@ def test_click_before_upload(page, bears):
     assert 'Prediction: grizzly' in r, r
 
 def test_bad_uploads(page, bears, tmp_path):
-    from bear_lib.infer import odd_images
     src = bears/'grizzly'/'grizzly_0003.jpg'
     odd = odd_images(src, tmp_path)
     (tmp_path/'big.jpg').write_bytes(os.urandom(21_000_000)); odd['big.jpg'] = tmp_path/'big.jpg'
@@ -103,7 +102,6 @@ def test_50mb_upload(page, bears, tmp_path):
 def test_token_in_browser(browser, bears, tmp_path):
     "Served on 0.0.0.0, the URL bear_app prints (with its token) gives a working app; the bare URL gives the login page"
     import re
-    from conftest import log_tail
     p, url = start_app('--ip', '0.0.0.0', '--pool', 0, cwd=tmp_path)
     try:
         token = re.search(r'\?token=(\w+)', log_tail(p))[1]

@@ -1,28 +1,9 @@
 "Load test: 8 concurrent pages each classify 5 photos; afterwards idle kernels are culled back to the pre-heated pool. And culling spares a kernel just handed to a page."
 import asyncio, threading, time
 import pytest
-from conftest import start_app, stop_app, log_tail
+from bear_lib.testing import start_app, stop_app, log_tail, live_kernels, wait_kernels, launch_chromium
 
 POOL, CULL, PAGES, PHOTOS = 2, 45, 8, 5  # CULL: long enough that a page still loading under load keeps its kernel
-
-def live_kernels(pid) -> int:
-    "Kernel processes started by the server `pid`"
-    import psutil
-    try: procs = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess: return 0
-    n = 0
-    for p in procs:
-        try: n += 'ipykernel_launcher' in ' '.join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error: pass
-    return n
-
-def wait_kernels(pid, n, timeout):
-    "Seconds until the server has exactly `n` kernels, or fail"
-    t = time.time()
-    while time.time() - t < timeout:
-        if live_kernels(pid) == n: return time.time() - t
-        time.sleep(1)
-    raise AssertionError(f'{live_kernels(pid)} kernels after {timeout} s, expected {n}')
 
 @pytest.fixture(scope='module')
 def photos(bears):
@@ -57,8 +38,7 @@ async def _session(browser, url, fns):
 async def _run(url, photos):
     from playwright.async_api import async_playwright
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path='/usr/bin/chromium',
-                                    args=['--no-sandbox', '--disable-gpu', '--disable-background-networking'])
+        b = await launch_chromium(p)
         try: return await asyncio.gather(*[_session(b, url, fns) for fns in photos])
         finally: await b.close()
 

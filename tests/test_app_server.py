@@ -2,8 +2,7 @@
 `--clean` kept to loopback, the kernel cap's "busy" page, a websocket `execute_request` refused, and a service manager's SIGTERM."""
 import json, os, re, signal, socket, subprocess, time, urllib.error, urllib.request, uuid
 import pytest
-from conftest import BIN, free_port, start_app, stop_app, log_tail
-from test_app_load import live_kernels, wait_kernels
+from bear_lib.testing import BIN, free_port, start_app, stop_app, log_tail, live_kernels, wait_kernels
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs): return None

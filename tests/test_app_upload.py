@@ -1,13 +1,10 @@
 "The app object under hostile uploads, driven as the browser drives it: a forged size, too many pixels, EPS, widgets per click"
 import io
-from datetime import datetime, timezone
 import pytest
 from PIL import Image
+from bear_lib.testing import fake_upload
 
-def _f(name, data, size=None):
-    "An upload as ipywidgets 8's FileUpload gives it; `size` is what the browser declared, forgeable by a visitor"
-    return {'name': name, 'type': 'image/jpeg', 'size': len(data) if size is None else size, 'content': memoryview(data),
-            'last_modified': datetime.now(timezone.utc)}
+def _f(name, data, size=None): return fake_upload(data, name=name, size=size)
 
 @pytest.fixture(scope='module')
 def app():

@@ -3,31 +3,12 @@ import shutil
 from collections import Counter
 from pathlib import Path
 import pytest
-from bear_lib.gather import import_folder
 from bear_lib.core import sha256, read_jsonl
 from bear_lib.clean import (Cleaner, clean_app, cleaning_learner, apply_clean, undo_clean, losses_csv, apply_csv,
                             dropdowns, DELETE, KEEP, TRASH, LEDGER, LOCK)
+from bear_lib.testing import BIN, snapshot as _snapshot, toy_dataset as toy
 
-@pytest.fixture(scope='session')
-def tiny(tmp_path_factory, bears):
-    "A dataset of 8 sample photos per class and a model trained on it (64 px, 1 epoch): (dataset, export)"
-    from bear_lib.train import train, export_model
-    root = tmp_path_factory.mktemp('tiny')
-    import_folder(bears, root/'bears', n_per_class=8)
-    learn = train(root/'bears', epochs=1, size=64, bs=8)
-    export_model(learn, root/'export.pkl')
-    return root/'bears', root/'export.pkl'
-
-@pytest.fixture
-def dataset(tiny, tmp_path):
-    "A fresh copy of the tiny dataset (without its manifest) for one test"
-    dest = tmp_path/'bears'
-    shutil.copytree(tiny[0], dest, ignore=shutil.ignore_patterns('*.jsonl'))
-    return dest
-
-def snapshot(root):
-    "{relative path: sha256} of every file under `root` except the ledger and its lock"
-    return {p.relative_to(root).as_posix(): sha256(p) for p in Path(root).rglob('*') if p.is_file() and p.name not in (LEDGER, LOCK)}
+def snapshot(root): return _snapshot(root, skip=(LEDGER, LOCK))  # the cleaner's ledger and lock change by design
 
 def show(c, cat, split):
     c.dd_cats.value = cat; c.dd_ds.value = split
@@ -140,7 +121,6 @@ def test_clear_errors(tiny, dataset):
 def test_bear_app_clean_errors(tiny, tmp_path):
     "`bear_app --clean` says what to do when the dataset or the model is missing"
     import subprocess
-    from conftest import BIN
     def run(*args): return subprocess.run([str(BIN/'bear_app'), *map(str, args)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     r = run('--clean', tmp_path/'nope', '--model', tiny[1])
     assert r.returncode != 0 and 'No dataset at' in r.stderr
@@ -153,13 +133,6 @@ import json, subprocess, sys, time, warnings
 import bear_lib.clean as clean_mod
 from bear_lib.core import append_jsonl
 
-def toy(root, names=('a.jpg', 'b.jpg', 'c.jpg')):
-    "Class folders black/grizzly/teddy of tiny files with distinct contents"
-    for c in ('black', 'grizzly', 'teddy'):
-        (root/c).mkdir(parents=True)
-        for n in names: (root/c/n).write_bytes(f'{c}/{n}'.encode())
-    return root
-
 class Crash(Exception): "A simulated crash (power cut, kill -9) between two steps"
 
 def crash_on(n, f):
@@ -170,6 +143,15 @@ def crash_on(n, f):
         if calls[0] == n: raise Crash(f'crash at call {n}')
         return f(*args, **kwargs)
     return g
+
+def crashed_apply(tmp_path, monkeypatch, name):
+    "A toy dataset and its snapshot, after an `apply_clean` that crashed at the second call of `clean_mod.<name>`"
+    root = toy(tmp_path/'ds')
+    before = snapshot(root)
+    monkeypatch.setattr(clean_mod, name, crash_on(2, getattr(clean_mod, name)))
+    with pytest.raises(Crash): apply_clean({'black/a.jpg': DELETE, 'black/b.jpg': 'teddy', 'black/c.jpg': DELETE}, root)
+    monkeypatch.undo()
+    return root, before
 
 def rewrite_ledger(root, rows):
     (root/LEDGER).write_text(''.join(json.dumps(r) + '\n' for r in rows))
@@ -218,11 +200,7 @@ def test_undo_refuses_malformed_rows(tmp_path, field, value):
 
 def test_crash_between_move_and_ledger(tmp_path, monkeypatch):
     "A crash after a move: the move must already be in the ledger (write-ahead), so undo brings every file back"
-    root = toy(tmp_path/'ds')
-    before = snapshot(root)
-    monkeypatch.setattr(clean_mod, 'append_jsonl', crash_on(2, clean_mod.append_jsonl))
-    with pytest.raises(Crash): apply_clean({'black/a.jpg': DELETE, 'black/b.jpg': 'teddy', 'black/c.jpg': DELETE}, root)
-    monkeypatch.undo()
+    root, before = crashed_apply(tmp_path, monkeypatch, 'append_jsonl')
     # every file that left its place is in the ledger
     moved = {k for k in before if not (root/k).is_file()}
     assert moved <= set(read_jsonl(root/LEDGER).itemgot('src'))
@@ -231,11 +209,7 @@ def test_crash_between_move_and_ledger(tmp_path, monkeypatch):
 
 def test_crash_between_ledger_and_move(tmp_path, monkeypatch):
     "A crash after the row is written but before its move: the row is harmless, undo checks the file's sha256"
-    root = toy(tmp_path/'ds')
-    before = snapshot(root)
-    monkeypatch.setattr(clean_mod, 'move_new', crash_on(2, clean_mod.move_new))
-    with pytest.raises(Crash): apply_clean({'black/a.jpg': DELETE, 'black/b.jpg': 'teddy', 'black/c.jpg': DELETE}, root)
-    monkeypatch.undo()
+    root, before = crashed_apply(tmp_path, monkeypatch, 'move_new')
     assert len(read_jsonl(root/LEDGER)) == 2 and (root/'black/b.jpg').is_file()   # a row whose move never happened
     with warnings.catch_warnings():
         warnings.simplefilter('error')   # nothing to warn about: the file never moved
@@ -285,6 +259,7 @@ def test_move_never_replaces(tmp_path, monkeypatch):
     "A file appears at the destination after the check (another writer): it is not replaced"
     root = toy(tmp_path/'ds')
     dest = root/TRASH/'black'/'a.jpg'
+    a = (root/'black'/'a.jpg').read_bytes()
     mkdir = Path.mkdir
     def racing_mkdir(self, *args, **kwargs):
         mkdir(self, *args, **kwargs)
@@ -293,7 +268,7 @@ def test_move_never_replaces(tmp_path, monkeypatch):
     with pytest.raises(FileExistsError): apply_clean({'black/a.jpg': DELETE}, root)
     monkeypatch.undo()
     assert dest.read_bytes() == b'written by another writer'
-    assert (root/'black'/'a.jpg').read_bytes() == b'black/a.jpg'
+    assert (root/'black'/'a.jpg').read_bytes() == a
 
 HOLDER = '''
 import sys, time

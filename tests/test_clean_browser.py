@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 from bear_lib.core import read_jsonl
 from bear_lib.clean import TRASH, LEDGER
-from test_clean import tiny, dataset, snapshot  # a tiny trained export and a fresh copy of its dataset
+from bear_lib.testing import snapshot  # `tiny` and `dataset` (a tiny trained export, a fresh copy of its dataset) are fixtures
 
 def label_text(page, pattern, timeout=60_000):
     "Wait until a widget label matches `pattern`; return its text"

@@ -5,13 +5,13 @@ from pathlib import Path
 from unittest.mock import patch
 from hypothesis import given, settings, strategies as st, HealthCheck
 from bear_lib.core import sha256
+from bear_lib.testing import snapshot as _snapshot
 import bear_lib.clean as clean_mod
 from bear_lib.clean import apply_clean, undo_clean, read_jsonl, DELETE, KEEP, TRASH, LEDGER, LOCK
 
 CLASSES, NAMES = ['black', 'grizzly', 'teddy'], ['a.jpg', 'b.jpg', 'a (1).jpg']
 
-def snapshot(root):
-    return {p.relative_to(root).as_posix(): sha256(p) for p in Path(root).rglob('*') if p.is_file() and p.name not in (LEDGER, LOCK)}
+def snapshot(root): return _snapshot(root, skip=(LEDGER, LOCK))
 
 def class_files(root):
     return sorted(p for c in CLASSES for p in (root/c).glob('*') if p.is_file())

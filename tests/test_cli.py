@@ -2,7 +2,7 @@
 import csv, json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import BIN, run
+from bear_lib.testing import BIN, run
 
 def _hopper():
     import matplotlib.cbook
@@ -54,8 +54,8 @@ def test_predict_fresh_process(trained, bears, tmp_path):
 
 def test_predict_same_answer_as_app(trained, bears, tmp_path):
     "bear_predict says what the app says, photo for photo: bears, a person, a file that is not a photo"
-    from datetime import datetime, timezone
     from bear_lib.app import BearApp
+    from bear_lib.testing import fake_upload
     from bear_lib.infer import load_model
     from skimage import data
     from PIL import Image
@@ -67,8 +67,7 @@ def test_predict_same_answer_as_app(trained, bears, tmp_path):
         got = _lines(r.stdout)
         app = BearApp(load_model(*model))
         for f,(_, ans, label, prob, text) in zip(fns, got):
-            b = f.read_bytes()
-            app.upload.value = ({'name': f.name, 'type': 'image/jpeg', 'size': len(b), 'content': memoryview(b), 'last_modified': datetime.now(timezone.utc)},)
+            app.upload.value = (fake_upload(f),)
             shown = app.classify()
             assert text in shown, (f.name, text, shown)
         assert [l[1] for l in got] == ['grizzly', 'black', 'not_a_bear', 'not_a_bear', 'error'], got

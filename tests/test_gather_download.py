@@ -1,111 +1,13 @@
 "Downloads against a loopback server that serves real bear photos and every fault we could think of (no network)"
-import collections, http.server, io, json, socket, struct, sys, threading, time, warnings, zlib
+import json, socket, sys, threading, time, warnings
 from pathlib import Path
-from urllib.parse import unquote
 import pytest
 from PIL import Image
 from bear_lib.gather import download_images, gather, verify_folder, URLFileSource
 from bear_lib.core import read_jsonl, sample_bears
+from bear_lib.testing import fault_server
 
 CONNECT, READ, DEADLINE = 1, 1, 2  # seconds: the test's timeouts
-
-
-def bomb_png(w=30000, h=30000):
-    "A valid PNG of a few dozen bytes that claims to be w x h pixels"
-    def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
-    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
-            + chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b''))
-
-
-def jpeg(im, **kw):
-    b = io.BytesIO(); im.save(b, 'JPEG', **kw); return b.getvalue()
-
-
-class FaultServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-    def handle_error(self, request, client_address): pass  # clients hanging up on slow answers is the point
-
-
-def make_server(photos):
-    hits = collections.Counter()
-    auth = []  # Authorization headers the server was sent
-    escapes = {}
-    lock = threading.Lock()
-    rotated = Image.open(photos[5]); exif = rotated.getexif(); exif[0x0112] = 6
-    rgba = Image.open(photos[6]).convert('RGBA'); b = io.BytesIO(); rgba.save(b, 'PNG'); rgba = b.getvalue()
-    body = {
-        '/ok/a.jpg': photos[0].read_bytes(), '/ok/b.jpg': photos[1].read_bytes(), '/ok/c.jpg': photos[2].read_bytes(),
-        '/dup/one.jpg': photos[3].read_bytes(), '/dup/two.jpg': photos[3].read_bytes(),
-        '/html.jpg': b'<!DOCTYPE html><html><body>Access denied</body></html>',
-        '/truncated.jpg': photos[4].read_bytes()[:len(photos[4].read_bytes()) // 3],
-        '/bomb.png': bomb_png(), '/empty.jpg': b'', '/rotated.jpg': jpeg(rotated, exif=exif), '/rgba.png': rgba,
-        '/tiny.jpg': jpeg(Image.new('RGB', (12, 12), 'brown')),
-    }
-
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = 'HTTP/1.1'
-        def log_message(self, *a): pass
-
-        def send(self, code, data=b'', ctype='image/jpeg', length=None, headers=()):
-            self.send_response(code)
-            self.send_header('Content-Type', ctype)
-            self.send_header('Content-Length', str(len(data) if length is None else length))
-            for k, v in headers: self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
-            p = self.path
-            with lock: hits[p] += 1; n = hits[p]
-            if self.headers.get('Authorization'): auth.append(self.headers['Authorization'])
-            try:
-                if p in body: return self.send(200, body[p])
-                if unquote(p).endswith('escape.jpg'):  # three ways to say ../, each a different photo
-                    with lock: f = escapes.setdefault(p, photos[7 + len(escapes)])
-                    return self.send(200, f.read_bytes())
-                if p == '/busy.jpg':  # rate-limited once, then served
-                    if n == 1: return self.send(429, b'slow down', 'text/plain', headers=[('Retry-After', '1')])
-                    return self.send(200, photos[8].read_bytes())
-                if p == '/busy_long.jpg': return self.send(429, b'', 'text/plain', headers=[('Retry-After', '3600')])
-                if p == '/unavailable.jpg':  # 503 with a date a few seconds ahead, then served
-                    if n == 1:
-                        from email.utils import formatdate
-                        return self.send(503, b'', 'text/plain', headers=[('Retry-After', formatdate(time.time() + 3, usegmt=True))])
-                    return self.send(200, photos[9].read_bytes())
-                if p.startswith('/to/'): return self.send(302, b'', 'text/plain', headers=[('Location', unquote(p[4:]))])
-                if p == '/404.jpg': return self.send(404, b'not found', 'text/plain')
-                if p == '/500.jpg': return self.send(500, b'oops', 'text/plain')
-                if p == '/slow_headers.jpg':
-                    time.sleep(4); return self.send(200, photos[0].read_bytes())
-                if p == '/slow_body.jpg':  # a byte every 0.3 s: never trips a read timeout, never ends
-                    self.send_response(200); self.send_header('Content-Type', 'image/jpeg')
-                    self.send_header('Content-Length', '100000'); self.end_headers()
-                    for c in photos[0].read_bytes()[:40]:
-                        self.wfile.write(bytes([c])); self.wfile.flush(); time.sleep(0.3)
-                    self.close_connection = True; return
-                if p.startswith('/loop/'):
-                    nxt = '/loop/b' if p == '/loop/a' else '/loop/a'
-                    return self.send(302, b'', 'text/plain', headers=[('Location', nxt)])
-                if p == '/redirect.jpg': return self.send(301, b'', 'text/plain', headers=[('Location', '/ok/c.jpg')])
-                if p == '/to_file.jpg': return self.send(302, b'', 'text/plain', headers=[('Location', 'file:///etc/passwd')])
-                if p == '/lying.jpg':  # announces more than it sends, then hangs up
-                    data = photos[0].read_bytes()
-                    self.send(200, data, length=len(data) + 5000); self.close_connection = True; return
-                if p == '/huge.jpg': return self.send(200, b'\xff\xd8' + b'\0' * 3_000_000)
-                if p == '/huge_chunked.jpg':  # no Content-Length: the limit must hold while reading
-                    self.send_response(200); self.send_header('Content-Type', 'image/jpeg'); self.end_headers()
-                    self.close_connection = True
-                    for _ in range(50): self.wfile.write(b'\0' * 100_000)
-                    return
-                return self.send(404, b'no route', 'text/plain')
-            except (BrokenPipeError, ConnectionResetError): pass
-
-    srv = FaultServer(('127.0.0.1', 0), H)
-    srv.auth = auth
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, hits
 
 
 EXPECT = {
@@ -125,11 +27,10 @@ def files_under(p): return {f for f in Path(p).rglob('*') if f.is_file()}
 
 @pytest.fixture
 def server():
-    photos = sorted((sample_bears() / 'black').iterdir())[:10]
-    srv, hits = make_server(photos)
-    hits.srv = srv
-    yield f'http://127.0.0.1:{srv.server_port}', hits
-    srv.shutdown(); srv.server_close()
+    "A `fault_server` of black bears; yields (its URL, its hits per path, which also has `.srv`)"
+    with fault_server(sorted((sample_bears() / 'black').iterdir())[:10]) as srv:
+        srv.hits.srv = srv
+        yield srv.url, srv.hits
 
 
 def test_faults(server, tmp_path):
@@ -228,20 +129,15 @@ def test_redirect_to_private_refused(server, tmp_path):
     "Every hop is checked: a public-looking first hop can't redirect into the private network"
     base, hits = server
     port = hits.srv.server_port
-    other, other_hits = make_server(sorted((sample_bears() / 'grizzly').iterdir())[:10])  # the 'internal' service
-    other.server_close()  # rebind it on another loopback address
-    other = FaultServer(('127.0.0.2', 0), other.RequestHandlerClass)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
-    try:
-        inner = f'http://127.0.0.2:{other.server_port}/ok/a.jpg'
+    # the 'internal' service, on another loopback address
+    with fault_server(sorted((sample_bears() / 'grizzly').iterdir())[:10], host='127.0.0.2') as other:
+        inner = f'{other.url}/ok/a.jpg'
         urls = [base + '/to/' + inner, base + '/to/http://169.254.169.254/latest/meta-data/', base + '/redirect.jpg']
         # the first hop's address (127.0.0.1) is allowed, nothing else private is
         rows = download_images(urls, tmp_path / 'ds' / 'black', timeout=(CONNECT, READ), deadline=DEADLINE, allow_private=['127.0.0.1/32'])
         st = {r['url']: r['status'] for r in rows}
         assert st == {urls[0]: 'blocked', urls[1]: 'blocked', urls[2]: 'ok'}, [(r['url'], r['error']) for r in rows]
-        assert not other_hits
-    finally:
-        other.shutdown(); other.server_close()
+        assert not other.hits
 
 
 def test_dns_rebinding(server, tmp_path, monkeypatch):

@@ -3,8 +3,7 @@
 import glob, os, pwd, shutil, subprocess, tempfile, threading
 from pathlib import Path
 import pytest
-from conftest import free_port, stop_app
-from test_serve import start_serve, post_many, check_logged_once, bear_photos, workers_of
+from bear_lib.testing import free_port, stop_app, start_serve, post_many, check_logged_once, bear_photos, workers_of
 
 def pg_bin():
     "The folder of the PostgreSQL server programs (Debian keeps them out of PATH), or None"

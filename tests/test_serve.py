@@ -1,50 +1,10 @@
 "The JSON service as a client sees it: `bear_serve` in its own processes (two uvicorn workers), over a socket."
-import concurrent.futures as cf, hashlib, json, os, socket, subprocess, sys, time
+import hashlib, json, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
-from conftest import BIN, free_port, wait_http, stop_app
+from bear_lib.testing import start_serve, stop_app, odd_images, serve_cmd, bear_photos, workers_of, post_many, check_logged_once
 
 MAX_MB, MAX_FILES = 2, 16
-
-def serve_cmd() -> list:
-    "The `bear_serve` command: the console script where it is installed, else the same function through python"
-    if (BIN/'bear_serve').exists(): return [str(BIN/'bear_serve')]
-    return [sys.executable, '-c', 'from bear_lib.cli import bear_serve; bear_serve()']
-
-def start_serve(*args, cwd, env=None, timeout=300):
-    "Start `bear_serve` with `args` on a free port; return (process, URL) once /health answers"
-    port = free_port()
-    log = Path(cwd)/f'bear_serve_{port}.log'
-    with open(log, 'w') as out:  # a file, not a pipe nobody reads
-        p = subprocess.Popen([*serve_cmd(), '--port', str(port), *map(str, args)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                             env={**os.environ, 'OMP_NUM_THREADS': '1', **(env or {})}, start_new_session=True)
-    p.log, p.port = log, port
-    url = f'http://127.0.0.1:{port}'
-    try: wait_http(f'{url}/health', p, timeout=timeout)
-    except BaseException: stop_app(p); raise
-    return p, url
-
-def workers_of(p) -> list:
-    "The uvicorn worker processes under the `bear_serve` process `p`"
-    import psutil
-    return [c for c in psutil.Process(p.pid).children(recursive=True) if 'spawn_main' in ' '.join(c.cmdline())]
-
-def post_many(url, photos, n_threads=50) -> list:
-    "POST each of `photos` (bytes) to `url` at once, from `n_threads` threads; the responses in order"
-    import httpx
-    with httpx.Client(timeout=300, limits=httpx.Limits(max_connections=n_threads)) as c:
-        with cf.ThreadPoolExecutor(n_threads) as ex:
-            return list(ex.map(lambda b: c.post(url, content=b, headers={'content-type': 'image/jpeg'}), photos))
-
-def check_logged_once(log, responses, n_before):
-    "Every response's answer is in `log` exactly once, and nothing else was added"
-    df = log.frame()
-    ids = [r.json()['id'] for r in responses]
-    assert len(df) - n_before == len(responses), (len(df), n_before, len(responses))
-    got = df[df.uid.isin(ids)]
-    assert sorted(got.uid) == sorted(ids)  # each once
-    assert sorted(got.sha256) == sorted(r.json()['sha256'] for r in responses)
-    assert set(got.source) == {'service'}
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
@@ -58,11 +18,6 @@ def server(tmp_path_factory):
 def model():
     from bear_lib.infer import load_model
     return load_model()
-
-def bear_photos(bears, n) -> list:
-    "`n` distinct sample photos, taken in turn from each class"
-    per = [sorted(c.glob('*.jpg')) for c in sorted(p for p in bears.iterdir() if p.is_dir())]
-    return [per[i % len(per)][i // len(per)] for i in range(n)]
 
 def test_import_loads_no_model_library():
     "Importing the service (as uvicorn does in each worker) imports neither torch nor fastai: the model is loaded at startup"
@@ -162,8 +117,6 @@ def mixed_folder(bears, dest) -> list:
     "Bears, other packages' pictures (not bears), odd formats and broken files"
     from PIL import Image
     import skimage.data
-    try: from bear_lib.images import odd_images
-    except ImportError: from bear_lib.infer import odd_images
     dest.mkdir()
     out = bear_photos(bears, 6)
     for name in ['astronaut', 'coffee', 'chelsea', 'rocket', 'camera']:

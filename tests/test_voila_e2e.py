@@ -1,5 +1,5 @@
 "The Voilà app with a trained export in a real browser: upload a photo, click Classify, read the answer."
-from conftest import classify
+from bear_lib.testing import classify
 
 def test_app_trained_model(serve_app, browser, trained, bears, tmp_path):
     url = serve_app('--model', trained)
