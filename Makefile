@@ -7,6 +7,8 @@ PY := $(VBIN)/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export BEARS_DIR ?= $(abspath ../shared/data/bears)
+# models the tests train, cached across the notebook run and both pytest processes (keyed by dataset, source and arguments)
+export BEAR_TEST_CACHE ?= $(CURDIR)/.cache/bear_test
 # PyTorch's CPU-only build (no 3+ GB of CUDA libraries) when this index answers; `make TORCH_INDEX=` takes the default index's build
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST := $(PY) -m pytest -q -p no:warnings

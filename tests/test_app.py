@@ -6,9 +6,12 @@ from bear_lib.testing import start_app, stop_app, log_tail, upload, classify, ma
 
 
 @pytest.fixture(scope='module')
-def app_url(tmp_path_factory):
-    "One `bear_app` (zero-shot model, one pre-heated kernel) for the whole module"
-    p, url = start_app('--pool', 1, cwd=tmp_path_factory.mktemp('app'))
+def app_dir(tmp_path_factory): return tmp_path_factory.mktemp('app')
+
+@pytest.fixture(scope='module')
+def app_url(app_dir):
+    "One `bear_app` (zero-shot model, one pre-heated kernel, its log in `app_dir`) for the whole module"
+    p, url = start_app('--pool', 1, cwd=app_dir)
     try: yield url
     finally: stop_app(p)
 
@@ -130,3 +133,16 @@ def test_forged_size_in_browser(browser, app_url, bears, tmp_path):
         r, = classify(pg, bears/'grizzly'/'grizzly_0006.jpg')
         assert 'Prediction: grizzly' in r, r
     finally: ctx.close()
+
+def test_wrong_sends_to_review(page, bears, app_dir):
+    "Wrong? beside an answer flags it in the log, and its photo is kept for the review queue"
+    from bear_lib.log import PredictionLog
+    f = bears/'teddy'/'teddy_0005.jpg'
+    r, = classify(page, f)
+    assert 'Prediction: teddy' in r, r
+    page.click('.bear-result:not(.bear-old) button.bear-wrong')
+    page.wait_for_function("document.querySelector('.bear-status').innerText.startsWith('Thanks: a person will look')")
+    log = PredictionLog(app_dir/'predictions.db')
+    q = [row for row in log.queue() if row['queue'] == 'flagged']
+    assert len(q) == 1 and q[0]['source'] == 'app' and q[0]['answer'] == 'teddy', q
+    assert Path(q[0]['photo']).read_bytes() == f.read_bytes()
