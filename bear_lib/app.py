@@ -11,6 +11,7 @@ from fastcore.all import *
 from .images import load_image, BadImage
 from .infer import load_model, answer, CONF_THRESHOLD, OOD_THRESHOLD
 from .log import PredictionLog, model_id, route, parse_rollout, MANUAL_TEXT
+from .core import voila_notebook
 
 # %% auto #0
 __all__ = ['NO_FILES', 'APP_CELLS', 'card_html', 'BearApp', 'app_notebook']
@@ -192,11 +193,6 @@ APP_CELLS = ["# Bear classifier\nUpload photos of bears and click **Classify**."
              "from bear_lib.app import BearApp\nBearApp()"]
 
 def app_notebook(fname # where to write the notebook
-                ):
+                ) -> Path:
     "Write the Voilà notebook that shows `BearApp` to `fname`"
-    import nbformat
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell(APP_CELLS[0]), nbformat.v4.new_code_cell(APP_CELLS[1])]
-    nb.metadata['kernelspec'] = dict(display_name='Python 3', language='python', name='python3')
-    nbformat.write(nb, str(fname))
-    return Path(fname)
+    return voila_notebook(fname, *APP_CELLS)

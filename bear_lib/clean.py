@@ -14,7 +14,7 @@ from fastcore.all import *
 from fastai.learner import Learner
 from fastai.vision.widgets import ImagesCleaner, ImageClassifierCleaner
 import fastai.vision.widgets as _fw
-from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl, inside, move_new, check_label
+from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl, inside, move_new, check_label, voila_notebook
 from .data import bear_dls
 
 # %% auto #0
@@ -437,14 +437,9 @@ def clean_notebook(fname, # where to write the notebook
                    model='export.pkl' # a `bear_train` export trained on it
                   ) -> Path:
     "Write the Voilà notebook that shows `clean_app(path, model)` to `fname`"
-    import nbformat
     path,model = Path(path).resolve(), Path(model).resolve()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell(
+    return voila_notebook(fname,
         f"# Clean `{path.name}`\nThe images the model finds hardest come first. Choose `<Delete>` or another class under an image, "
         "look at other categories and splits (your marks stay), then **Preview** and **Apply**. Deleted files go to `_trash/`, "
-        "every move is written to `clean.jsonl`, and **Undo** moves them back."),
-        nbformat.v4.new_code_cell(f"from bear_lib.clean import clean_app\nclean_app({str(path)!r}, {str(model)!r})")]
-    nb.metadata['kernelspec'] = dict(display_name='Python 3', language='python', name='python3')
-    nbformat.write(nb, str(fname))
-    return Path(fname)
+        "every move is written to `clean.jsonl`, and **Undo** moves them back.",
+        f"from bear_lib.clean import clean_app\nclean_app({str(path)!r}, {str(model)!r})")

@@ -10,7 +10,7 @@ from fastcore.all import *
 
 # %% auto #0
 __all__ = ['class_folders', 'sample_bears', 'check_label', 'inside', 'sha256', 'append_jsonl', 'read_jsonl', 'move_new',
-           'unique_path']
+           'unique_path', 'voila_notebook']
 
 # %% ../nbs/00_core.ipynb #c005
 def _is_class_dir(p:Path): return p.is_dir() and not p.name.startswith(('_', '.'))
@@ -114,3 +114,16 @@ def unique_path(p:Path, # the path wanted
     for i in range(1_000_000):
         q = p if i == 0 else p.with_name(f'{p.stem} ({i}){p.suffix}')
         if q not in taken and not q.exists() and not q.is_symlink(): return q
+
+# %% ../nbs/00_core.ipynb #c031
+def voila_notebook(fname, # where to write the notebook
+                   title:str, # its markdown cell
+                   code:str # its code cell: the call that shows the page
+                  ) -> Path:
+    "Write a notebook of `title` and `code` for Voilà to render to `fname`"
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(title), nbformat.v4.new_code_cell(code)]
+    nb.metadata['kernelspec'] = dict(display_name='Python 3', language='python', name='python3')
+    nbformat.write(nb, str(fname))
+    return Path(fname)

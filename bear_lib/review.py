@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 import ipywidgets as widgets
 from fastcore.basics import store_attr, patch
-from .core import class_folders, check_label, inside, sha256
+from .core import class_folders, check_label, inside, sha256, voila_notebook
 from .images import IMAGE_EXTS
 from .log import PredictionLog
 from .clean import add_files, dataset_lock, undo_clean, clean_summary
@@ -140,14 +140,9 @@ def review_notebook(fname, # where to write the notebook
                     photos=None # where photos for review were kept, if not beside a SQLite log
                    ) -> Path:
     "Write the Voilà notebook that shows `ReviewApp(log, dataset, photos)` to `fname`"
-    import nbformat
     log = str(log) if '://' in str(log) else str(Path(log).resolve())
     args = ', '.join(repr(a) for a in [log, str(Path(dataset).resolve()), *([str(Path(photos).resolve())] if photos else [])])
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell(
+    return voila_notebook(fname,
         "# Review\nAnswers that were not sure, flagged as wrong, or sampled. Choose the right class to add the photo to the "
-        "dataset (recorded in `clean.jsonl`; **Undo last add** moves it to `_trash/`), **not a bear**, or **skip**."),
-        nbformat.v4.new_code_cell(f"from bear_lib.review import ReviewApp\nReviewApp({args})")]
-    nb.metadata['kernelspec'] = dict(display_name='Python 3', language='python', name='python3')
-    nbformat.write(nb, str(fname))
-    return Path(fname)
+        "dataset (recorded in `clean.jsonl`; **Undo last add** moves it to `_trash/`), **not a bear**, or **skip**.",
+        f"from bear_lib.review import ReviewApp\nReviewApp({args})")
