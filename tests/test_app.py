@@ -11,7 +11,8 @@ def app_dir(tmp_path_factory): return tmp_path_factory.mktemp('app')
 @pytest.fixture(scope='module')
 def app_url(app_dir):
     "One `bear_app` (zero-shot model, one pre-heated kernel, its log in `app_dir`) for the whole module"
-    p, url = start_app('--pool', 1, cwd=app_dir)
+    # each test's page holds a kernel until the culler frees it (120 s after the page closes): more than the default cap of 8
+    p, url = start_app('--pool', 1, '--max-kernels', 16, cwd=app_dir)
     try: yield url
     finally: stop_app(p)
 
