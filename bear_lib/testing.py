@@ -297,7 +297,10 @@ def bear_photos(bears, # a folder of class folders
 def workers_of(p) -> list:
     "The uvicorn worker processes under the `bear_serve` process `p`"
     import psutil
-    return [c for c in psutil.Process(p.pid).children(recursive=True) if 'spawn_main' in ' '.join(c.cmdline())]
+    def _cmd(c):
+        try: return ' '.join(c.cmdline())
+        except psutil.Error: return ''  # exited or a zombie between listing and reading: not a live worker
+    return [c for c in psutil.Process(p.pid).children(recursive=True) if 'spawn_main' in _cmd(c)]
 
 def post_many(url:str, # where to POST
               photos:list, # bytes of each request
