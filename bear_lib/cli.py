@@ -267,12 +267,14 @@ def bear_serve(model:str=None, # A `bear_train` export (default: $BEAR_MODEL, el
                rollout:str='full', # manual (answers logged, not shown; every photo to review), limited[:PCT] (also PCT% of confident answers, default 10), or full
                max_mb:float=20, # Largest request body, in MB
                max_files:int=16, # Most files in one /predict/batch request
+               backend:str=None, # 'onnx' (ONNX Runtime, no torch imported), 'torch' or 'auto' (default: $BEAR_BACKEND, else ONNX Runtime where the model has an ONNX file)
               ):
     "Serve the classifier as a JSON HTTP service: POST /predict and /predict/batch, GET /health and /model, docs at /docs"
     import uvicorn
     from bear_lib.log import log_url, parse_rollout
     try: parse_rollout(rollout)
     except ValueError as e: sys.exit(str(e))
+    if backend not in (None, 'onnx', 'torch', 'auto'): sys.exit(f"Backend {backend!r} isn't known: use onnx, torch or auto.")
     if model is None and Path('export.pkl').is_file(): model = 'export.pkl'
     if model:
         if not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
@@ -282,6 +284,7 @@ def bear_serve(model:str=None, # A `bear_train` export (default: $BEAR_MODEL, el
     if photos: os.environ['BEAR_PHOTOS'] = str(Path(photos).resolve())
     if review_photos: os.environ['BEAR_REVIEW_PHOTOS'] = str(Path(review_photos).resolve())
     os.environ['BEAR_ROLLOUT'] = rollout
+    if backend: os.environ['BEAR_BACKEND'] = '' if backend == 'auto' else backend  # each worker reads it (`app_from_env`)
     # each worker answers one photo at a time: give each its share of the cores
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     print(f"Serving {'model ' + os.environ['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{host}:{port}/ "

@@ -164,3 +164,23 @@ def test_symlinked_class_folder(tmp_path, dataset):
     with TestClient(create_app(model=ColourModel(), log=db, rollout='full')) as client: p = post(client, UNSURE[0])
     with pytest.raises(ValueError, match='symlink'): review_answer(db, p['id'], 'panda', dataset)
     assert list(elsewhere.iterdir()) == [] and PredictionLog(db).get(p['id'])['reviewed'] is None
+
+def test_review_page_in_browser(tmp_path, dataset, serve_app, browser):
+    "`bear_app --review` in Chromium: the queue's photo is shown, a class button adds it to the dataset, undo takes it back"
+    db = tmp_path/'log.db'
+    with TestClient(create_app(model=ColourModel(), log=db, rollout='full')) as client: p = post(client, UNSURE[0])
+    url = serve_app('--review', dataset, '--log', db)
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.get_by_text('1 to review').wait_for(timeout=120_000)
+        assert page.locator('img').first.get_attribute('src').startswith('blob:')  # the kept photo is on the page
+        page.get_by_role('button', name='grizzly', exact=True).click()
+        page.get_by_text('Nothing to review.').wait_for(timeout=60_000)
+        added = dataset/'grizzly'/f"{PredictionLog(db).get(p['id'])['sha256']}.jpg"
+        assert added.read_bytes() == UNSURE[0] and PredictionLog(db).get(p['id'])['reviewed'] == 'grizzly'
+        assert page.get_by_text('Added to grizzly/').count() == 1
+        page.get_by_role('button', name='Undo last add').click()
+        page.get_by_text('1 moved back').wait_for(timeout=60_000)
+        assert not added.exists() and [f.read_bytes() for f in (dataset/'_trash').rglob('*.jpg')] == [UNSURE[0]]  # nothing lost
+    finally: page.close(run_before_unload=True)

@@ -10,7 +10,7 @@ MAX_MB, MAX_FILES = 2, 16
 def server(tmp_path_factory):
     "`bear_serve` with two workers, a SQLite log and a 2 MB limit; yields (URL, log path, process)"
     d = tmp_path_factory.mktemp('serve')
-    p, url = start_serve('--workers', 2, '--log', d/'log.db', '--photos', d/'photos', '--max-mb', MAX_MB, '--max-files', MAX_FILES, cwd=d)
+    p, url = start_serve('--workers', 2, '--backend', 'onnx', '--log', d/'log.db', '--photos', d/'photos', '--max-mb', MAX_MB, '--max-files', MAX_FILES, cwd=d)
     yield url, d/'log.db', p
     stop_app(p)
 
@@ -38,7 +38,8 @@ def test_health_model_docs(server):
     url = server[0]
     h = httpx.get(f'{url}/health').json()
     assert h['status'] == 'ok' and h['model'].startswith('ImageNet MobileNetV2')
-    assert httpx.get(f'{url}/model').json()['vocab'] == ['black', 'grizzly', 'teddy']
+    card = httpx.get(f'{url}/model').json()
+    assert card['vocab'] == ['black', 'grizzly', 'teddy'] and card['runtime'] == 'ONNX Runtime'  # --backend onnx
     assert httpx.get(f'{url}/docs').status_code == 200
     spec = httpx.get(f'{url}/openapi.json').json()
     assert {'/predict', '/predict/batch', '/health', '/model'} <= set(spec['paths'])
@@ -167,6 +168,10 @@ def test_concurrent_requests_logged_once(server, bears):
     assert [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in kept] == [r.json()['sha256'] for r in rs]
     assert all(Path(f).parent.parent == db.parent/'photos' for f in kept)
     log.close()
+
+def test_unknown_backend_refused():
+    r = subprocess.run([*serve_cmd(), '--backend', 'tensorflow'], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "Backend 'tensorflow' isn't known" in r.stderr
 
 def test_missing_model_refused(tmp_path):
     r = subprocess.run([*serve_cmd(), '--model', tmp_path/'nope.pkl'], capture_output=True, text=True, timeout=120)
