@@ -82,14 +82,14 @@ def _both(model_onnx, model_torch, ims, bs=16):
     return out
 
 def test_trained_onnx_matches_pytorch(trained, bears):
-    "On all 371 sample bears the trained export's ONNX twin and its ImageNet check agree with PyTorch within 1e-4"
+    "On every third sample bear the trained export's ONNX twin and its ImageNet check agree with PyTorch within 1e-4"
     from bear_lib.infer import load_model, load_image, OnnxModel, BearModel
     mo, mt = load_model(trained), load_model(trained, backend='torch')
     assert (type(mo), type(mt)) == (OnnxModel, BearModel)
     assert mo.card['runtime'] == 'ONNX Runtime' and mo.imagenet_map
-    ims = [load_image(f) for f in _photos(bears)]
+    ims = [load_image(f) for f in _photos(bears, 3)]
     (po, Po), (pt, Pt) = _both(mo, mt, ims)
-    assert len(po) == 371
+    assert len(po) == 124
     assert np.abs(po - pt).max() < 1e-4, np.abs(po - pt).max()
     assert np.abs(Po - Pt).max() < 1e-4, np.abs(Po - Pt).max()
     assert (po.argmax(1) == pt.argmax(1)).all()
