@@ -12,7 +12,6 @@ Last line: ratio=<ours (ONNX Runtime) ms per photo / plain PyTorch ms per photo>
 """
 import argparse, os, tempfile, time, warnings
 from pathlib import Path
-import numpy as np
 
 def per_photo(f, reps, n):
     "Best of `reps` runs of `f()` (which answers `n` photos), in seconds per photo"

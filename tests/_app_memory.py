@@ -1,5 +1,5 @@
 "Not a test (no test_ prefix): the child process of tests/test_app_memory.py: a BearApp as in a kernel, fed large uploads; prints its memory as JSON"
-import io, json, sys
+import json, sys
 from pathlib import Path
 import psutil, torch
 import ipywidgets as widgets

@@ -4,7 +4,7 @@ from collections import Counter
 from pathlib import Path
 import pytest
 from bear_lib.core import sha256, read_jsonl
-from bear_lib.clean import (Cleaner, clean_app, cleaning_learner, apply_clean, undo_clean, losses_csv, apply_csv,
+from bear_lib.clean import (clean_app, cleaning_learner, apply_clean, undo_clean, losses_csv, apply_csv,
                             dropdowns, DELETE, KEEP, TRASH, LEDGER, LOCK)
 from bear_lib.testing import BIN, snapshot as _snapshot, toy_dataset as toy
 

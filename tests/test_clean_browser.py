@@ -1,6 +1,5 @@
 "The cleaning page in Voilà, in a real browser: mark one image Delete and one for another class, Apply, find the files moved."
 import re
-from pathlib import Path
 from bear_lib.core import read_jsonl
 from bear_lib.clean import TRASH, LEDGER
 from bear_lib.testing import snapshot  # `tiny` and `dataset` (a tiny trained export, a fresh copy of its dataset) are fixtures

@@ -1,5 +1,5 @@
 "The console scripts across processes: train on the sample bears, export, predict in a fresh process."
-import csv, json, os, shutil, subprocess, sys
+import csv, json, os, shutil, subprocess
 from pathlib import Path
 import pytest
 from bear_lib.testing import BIN, run

@@ -1,7 +1,6 @@
 "CI's photo fetcher (.ci/fetch_bears.py) against fake repository archives made from the local photos: no network."
 import csv, io, subprocess, sys, tarfile
 from pathlib import Path
-import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -128,7 +128,6 @@ def test_private_addresses_refused(server, tmp_path):
 def test_redirect_to_private_refused(server, tmp_path):
     "Every hop is checked: a public-looking first hop can't redirect into the private network"
     base, hits = server
-    port = hits.srv.server_port
     # the 'internal' service, on another loopback address
     with fault_server(sorted((sample_bears() / 'grizzly').iterdir())[:10], host='127.0.0.2') as other:
         inner = f'{other.url}/ok/a.jpg'

@@ -1,5 +1,5 @@
 "One prediction log for the app, the service and bear_predict: the same answer for the same photo from all three, every answer once"
-import io, threading
+import threading
 import pytest
 from PIL import Image
 from bear_lib.testing import start_serve, stop_app, post_many, bear_photos, run, fake_upload

@@ -1,5 +1,5 @@
 "The ONNX path: same preprocessing as fastai and torchvision, same probabilities as PyTorch, no torch or fastai when serving."
-import json, os, subprocess, sys, textwrap
+import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest

@@ -1,11 +1,10 @@
 "Drift report: no false alarm on normal days, a shift flagged, too few answers not tested, odd log rows survived"
 import json, os, subprocess, sys
-from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from bear_lib.infer import load_model, answer
 from bear_lib.images import load_image
 from bear_lib.log import PredictionLog, predictions, model_id
-from bear_lib.report import report, simulate_log, shift_all, shift_image, model_baseline, drift
+from bear_lib.report import report, simulate_log, shift_all, shift_image, model_baseline
 
 @pytest.fixture(scope='module')
 def zs(): return load_model(None)
