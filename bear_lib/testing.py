@@ -413,7 +413,9 @@ def trained_model(images, # dataset: a folder of class folders
 
 # %% ../nbs/99_testing.ipynb #t037
 _PRELUDE = """
-import random, numpy, matplotlib
+import random, warnings, numpy, matplotlib
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated') # torch's, raised inside fastai's import: noise on the page
+warnings.formatwarning = lambda msg, cat, *a, **kw: f'{cat.__name__}: {msg}\\n' # the warning without the file it came from (a local path)
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 set_matplotlib_formats('jpeg', pil_kwargs=dict(quality=80, optimize=True))
 matplotlib.rcParams.update({'figure.dpi': 60, 'savefig.dpi': 60})
@@ -421,7 +423,24 @@ random.seed(42); numpy.random.seed(42)
 try:
     import torch; torch.manual_seed(42)
 except ImportError: pass
+# Without a kernel, what a cell shows inside an `Output` widget would land on the page; in Jupyter it is in the widget
+import ipywidgets
+from IPython.utils.capture import capture_output
+def _out_enter(self): self._bear_cap = capture_output(); self._bear_cap.__enter__(); return self
+def _out_exit(self, *exc): self._bear_cap.__exit__(*exc)
+ipywidgets.Output.__enter__, ipywidgets.Output.__exit__ = _out_enter, _out_exit
 """
+
+def _as_shown(text:str) -> str:
+    "Stream text as Jupyter shows it: each line is what follows its last carriage return (progress bars leave only their end)"
+    lines = [l.split('\r')[-1] if '\r' in l else l for l in text.split('\n')]
+    return '\n'.join(l for l, o in zip(lines, text.split('\n')) if l.strip() or '\r' not in o)
+
+def _shown(outs:list) -> list:
+    "`outs` with their stream texts as shown, and streams left empty dropped"
+    for o in outs:
+        if o.get('output_type') == 'stream': o['text'] = _as_shown(''.join(o['text'])).splitlines(True)
+    return [o for o in outs if o.get('output_type') != 'stream' or ''.join(o['text']).strip()]
 
 def _keeping_shell(ran:dict):
     "execnb's `CaptureShell` with small figures and seeds, recording in `ran` (id → outputs) every cell it runs"
@@ -433,7 +452,7 @@ def _keeping_shell(ran:dict):
         def cell(self, cell, *args, **kw):
             cell.outputs = []  # a cell that shows nothing this time loses what it showed last time
             super().cell(cell, *args, **kw)
-            ran[cell.id] = json.loads(json.dumps(cell.outputs))
+            ran[cell.id] = _shown(json.loads(json.dumps(cell.outputs)))
     return _Shell
 
 def run_nb(fn, # the notebook to run and write back with its outputs
@@ -450,9 +469,13 @@ def run_nb(fn, # the notebook to run and write back with its outputs
     with mock.patch.object(nbdev.test, 'CaptureShell', _keeping_shell(ran)), working_directory(cfg.nbs_path):
         ok, _ = nbdev.test.test_nb(fn, skip_flags=cfg.tst_flags.split(), force_flags=flags.split(), basepath=cfg.config_path)
     if not ok: raise RuntimeError(f"{fn.name} failed (its traceback is above); the file was left as it was")
+    from nbdev.process import extract_directives
     nb = read_nb(fn)
     for c in nb.cells:
-        if c.cell_type == 'code': c.outputs = ran.get(c.id, [])
+        if c.cell_type != 'code': continue
+        if c.id in ran: c.outputs = ran[c.id]
+        elif extract_directives(c, remove=False).get('eval:', [''])[0].lower() == 'false': c.outputs = []
+        # else: a cell whose flag wasn't asked for keeps what its last run with the flag showed
     write_nb(nb, fn)
     nbdev_clean(fname=str(fn))
     return ran
