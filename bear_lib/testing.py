@@ -17,7 +17,7 @@ from .core import sha256
 __all__ = ['BIN', 'toy_dataset', 'snapshot', 'bomb_png', 'jpeg_bytes', 'odd_images', 'fake_upload', 'FileServer', 'fault_server',
            'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'serve_cmd', 'start_app', 'start_serve',
            'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels',
-           'launch_chromium', 'upload', 'wait_rows', 'mark_old', 'classify', 'trained_model']
+           'launch_chromium', 'upload', 'wait_rows', 'mark_old', 'classify', 'trained_model', 'run_nb']
 
 # %% ../nbs/99_testing.ipynb #t004
 BIN = Path(sys.executable).parent  # this venv's console scripts
@@ -410,3 +410,72 @@ def trained_model(images, # dataset: a folder of class folders
     for f in done.iterdir():
         if f.is_file(): shutil.copy2(f, out_dir/f.name)
     return out_dir/'export.pkl'
+
+# %% ../nbs/99_testing.ipynb #t037
+_PRELUDE = """
+import random, warnings, numpy, matplotlib
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated') # torch's, raised inside fastai's import: noise on the page
+warnings.formatwarning = lambda msg, cat, *a, **kw: f'{cat.__name__}: {msg}\\n' # the warning without the file it came from (a local path)
+from matplotlib_inline.backend_inline import set_matplotlib_formats
+set_matplotlib_formats('jpeg', pil_kwargs=dict(quality=80, optimize=True))
+matplotlib.rcParams.update({'figure.dpi': 60, 'savefig.dpi': 60})
+random.seed(42); numpy.random.seed(42)
+try:
+    import torch; torch.manual_seed(42)
+except ImportError: pass
+# Without a kernel, what a cell shows inside an `Output` widget would land on the page; in Jupyter it is in the widget
+import ipywidgets
+from IPython.utils.capture import capture_output
+def _out_enter(self): self._bear_cap = capture_output(); self._bear_cap.__enter__(); return self
+def _out_exit(self, *exc): self._bear_cap.__exit__(*exc)
+ipywidgets.Output.__enter__, ipywidgets.Output.__exit__ = _out_enter, _out_exit
+"""
+
+def _as_shown(text:str) -> str:
+    "Stream text as Jupyter shows it: each line is what follows its last carriage return (progress bars leave only their end)"
+    lines = [l.split('\r')[-1] if '\r' in l else l for l in text.split('\n')]
+    return '\n'.join(l for l, o in zip(lines, text.split('\n')) if l.strip() or '\r' not in o)
+
+def _shown(outs:list) -> list:
+    "`outs` with their stream texts as shown, and streams left empty dropped"
+    for o in outs:
+        if o.get('output_type') == 'stream': o['text'] = _as_shown(''.join(o['text'])).splitlines(True)
+    return [o for o in outs if o.get('output_type') != 'stream' or ''.join(o['text']).strip()]
+
+def _keeping_shell(ran:dict):
+    "execnb's `CaptureShell` with small figures and seeds, recording in `ran` (id → outputs) every cell it runs"
+    from execnb.shell import CaptureShell
+    class _Shell(CaptureShell):
+        def __init__(self, path=None, **kw):
+            super().__init__(path, **kw)
+            self.run(_PRELUDE)
+        def cell(self, cell, *args, **kw):
+            cell.outputs = []  # a cell that shows nothing this time loses what it showed last time
+            super().cell(cell, *args, **kw)
+            ran[cell.id] = _shown(json.loads(json.dumps(cell.outputs)))
+    return _Shell
+
+def run_nb(fn, # the notebook to run and write back with its outputs
+           flags:str='', # space-separated flags whose cells run too, as `nbdev_test --flags` (e.g. 'slow browser')
+          ) -> dict: # cell id → outputs, for the cells that ran
+    "Run `fn` as `nbdev_test` does, write each cell's outputs into it, and clean it as `nbdev_clean` does"
+    from unittest import mock
+    from fastcore.xtras import working_directory
+    import nbdev.test
+    from nbdev.config import get_config
+    from nbdev.clean import nbdev_clean
+    from execnb.nbio import read_nb, write_nb
+    fn, cfg, ran = Path(fn).absolute(), get_config(), {}
+    with mock.patch.object(nbdev.test, 'CaptureShell', _keeping_shell(ran)), working_directory(cfg.nbs_path):
+        ok, _ = nbdev.test.test_nb(fn, skip_flags=cfg.tst_flags.split(), force_flags=flags.split(), basepath=cfg.config_path)
+    if not ok: raise RuntimeError(f"{fn.name} failed (its traceback is above); the file was left as it was")
+    from nbdev.process import extract_directives
+    nb = read_nb(fn)
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        if c.id in ran: c.outputs = ran[c.id]
+        elif extract_directives(c, remove=False).get('eval:', [''])[0].lower() == 'false': c.outputs = []
+        # else: a cell whose flag wasn't asked for keeps what its last run with the flag showed
+    write_nb(nb, fn)
+    nbdev_clean(fname=str(fn))
+    return ran
