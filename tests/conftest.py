@@ -28,8 +28,8 @@ def browser():
 
 @pytest.fixture(scope='session')
 def trained(tmp_path_factory, bears):
-    "`bear_train` on all sample bears, with the default recipe cut to one epoch at 160 px (trained once across processes); the export's path"
-    return trained_model(bears, tmp_path_factory.mktemp('model'), epochs=1, size=160)  # the full defaults' quality: bench/quality.py
+    "`bear_train` on all sample bears with the defaults; returns the export's path. Trained once across processes: the notebooks use it too"
+    return trained_model(bears, tmp_path_factory.mktemp('model'))
 
 @pytest.fixture(scope='session')
 def tiny(tmp_path_factory, bears):
