@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 import ipywidgets as widgets
-from fastcore.basics import store_attr, patch
+from fastcore.basics import patch
 from .core import class_folders, check_label, inside, sha256, voila_notebook
 from .images import IMAGE_EXTS
 from .log import PredictionLog
