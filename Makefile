@@ -13,7 +13,7 @@ export BEAR_TEST_CACHE ?= $(CURDIR)/.cache/bear_test
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST := $(PY) -m pytest -q -p no:warnings
 
-.PHONY: setup app test nbtest pytest
+.PHONY: setup app test nbtest pytest outputs
 
 # What the app needs: bear_lib, its dependencies and the default model's weights. No Chromium, no test tools, no JupyterLab.
 $(VENV)/.app: settings.ini setup.py constraints.txt
@@ -51,3 +51,8 @@ pytest: setup  ## CLI, service and Voilà app across processes and in a browser;
 	$(PYTEST) -m load tests
 
 test: nbtest pytest  ## everything CI runs
+
+# the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
+MAIN_NBS := index 01_data 02_train 03_clean 04_infer 05_app 11_deploy 12_questionnaire
+outputs: setup  ## run the main-path notebooks (with their slow cells) and write their outputs into them (bear_lib.testing.run_nb)
+	cd nbs && for f in $(MAIN_NBS); do BEARS_DIR=$$(realpath --relative-to=. $(BEARS_DIR)) $(PY) -c "from bear_lib.testing import run_nb; run_nb('$$f.ipynb', flags='slow')" || exit 1; done
