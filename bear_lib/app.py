@@ -29,6 +29,7 @@ def card_html(card:dict, # `model.card`
     err = card.get('error_rate')
     n = card.get('n_valid')
     err = 'not measured' if err is None else f"{err:.2%}" + (f" on {n} photos" if n else '') + (f": {e(card['evaluated_on'])}" if card.get('evaluated_on') else ' (validation set)')
+    if card.get('n_test'): err += f"; {card['test_error_rate']:.2%} on {card['n_test']} test photos never trained on ({e(str(card.get('test_dataset', '')))})"
     rows = [('Model', e(str(card.get('name', '?')))), ('Which', which), ('Classes', e(', '.join(map(str, card.get('vocab', []))))),
             ('Error rate', err), ('Trained', e(str(card.get('trained_at') or 'never (zero-shot)')))]
     if card.get('arch'): rows.append(('Architecture', e(str(card['arch']))))

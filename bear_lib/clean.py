@@ -18,9 +18,9 @@ from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl, 
 from .data import bear_dls
 
 # %% auto #0
-__all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'LOCK', 'dataset_lock', 'plan_clean', 'apply_clean', 'clean_summary',
-           'undo_clean', 'add_files', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on',
-           'cleaning_learner', 'clean_app', 'clean_notebook']
+__all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'LOCK', 'OOF', 'dataset_lock', 'plan_clean', 'apply_clean', 'clean_summary',
+           'undo_clean', 'add_files', 'oof_losses', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv',
+           'error_on', 'cleaning_learner', 'clean_app', 'clean_notebook']
 
 # %% ../nbs/03_clean.ipynb #c006
 KEEP, DELETE = '<Keep>', '<Delete>'
@@ -255,6 +255,24 @@ def add_files(files:dict, # {photo outside the dataset: class name}
             rows.append(r)
     return rows
 
+# %% ../nbs/03_clean.ipynb #q-oof
+from fastai.data.transforms import parent_label
+OOF = '_oof.csv'
+
+def oof_losses(fname, # out-of-fold predictions: a CSV with `file` and `loss` columns (`bear_eval` writes one)
+               root # the dataset: only its files are ranked
+              ) -> dict: # resolved path → loss
+    "The out-of-fold loss of each file of `root` listed in `fname`"
+    import pandas as pd
+    df = pd.read_csv(fname, usecols=['file', 'loss'], dtype={'file': str})
+    out, root = {}, Path(root).resolve()
+    for f,l in zip(df.file, pd.to_numeric(df.loss, errors='coerce')):
+        p = Path(f) if Path(f).is_absolute() else root/f
+        try: p = inside(root, p)
+        except ValueError: continue  # a row about a file outside the dataset: ignored
+        if l == l: out[p] = float(l)
+    return out
+
 # %% ../nbs/03_clean.ipynb #c021
 def _dropdown(box) -> widgets.Dropdown: return first(box.children, risinstance(widgets.Dropdown))
 
@@ -270,12 +288,19 @@ class Cleaner(ImageClassifierCleaner):
                  path=None, # the dataset folder (default: the one `learn` was trained on)
                  ledger:str=LEDGER, # the ledger in `path`
                  wait:float=10., # seconds Apply and Undo wait for another cleaner of `path` before saying it is in use
+                 oof=None, # out-of-fold predictions (a `bear_eval` CSV) to rank by; default: `path/_oof.csv` when it exists
                  **kwargs):
         store_attr('ledger,wait')
         self.marks, self.path = {}, _data_path(learn, path)
         self.count, self.status, self.out = widgets.Label(), widgets.Label(), widgets.Output()
         _fw.display = display  # fastai's `widget` uses IPython's builtin `display`, missing outside IPython (scripts, pytest)
-        super().__init__(learn, **kwargs)
+        self.oof = oof_losses(oof or self.path/OOF, self.path) if oof or (self.path/OOF).is_file() else None
+        if self.oof is None: super().__init__(learn, **kwargs)
+        else:  # fastai's `__init__` without its pass of the model over every photo: the out-of-fold losses rank them
+            self.default = self.iw = ImagesCleaner(learn.dls.vocab, **kwargs)
+            self.dd_cats, self.dd_ds = widgets.Dropdown(options=learn.dls.vocab), widgets.Dropdown(options=('Train', 'Valid'))
+            self.iwis = tuple(L((f, parent_label(f), self.oof.get(Path(f).resolve(), 0.)) for f in learn.dls[i].items) for i in (0, 1))
+            self.dd_ds.observe(self.on_change_ds, 'value'); self.dd_cats.observe(self.on_change_ds, 'value')
         self.iwis = tuple(L([Path(f).resolve(), t, float(l)] for f,t,l in o) for o in self.iwis)
         self.dd_cats.description, self.dd_ds.description = 'Category', 'Split'
         self.iw.widget.layout.flex_flow = 'row wrap'  # a grid: in Voilà the carousel's boxes grow a million pixels wide

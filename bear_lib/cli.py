@@ -10,7 +10,8 @@ from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
 
 # %% auto #0
-__all__ = ['bear_gather', 'bear_train', 'bear_predict', 'voila_cmd', 'remote_conf', 'bear_app', 'bear_serve', 'bear_report']
+__all__ = ['bear_gather', 'bear_train', 'bear_eval', 'bear_predict', 'voila_cmd', 'remote_conf', 'bear_app', 'bear_serve',
+           'bear_report']
 
 # %% ../nbs/06_cli.ipynb #c003a
 from functools import wraps
@@ -69,28 +70,83 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
     _dedupe(dest, dry_run=not dedupe)
 
 # %% ../nbs/06_cli.ipynb #c005
+def _train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing) -> dict:
+    "The options `bear_train` and `bear_eval` share, as `bear_lib.train.train` takes them"
+    return dict(epochs=epochs, arch=arch, size=size, bs=bs, seed=seed, lr=lr, head_start=not no_head_start,
+                shift_aug=shift_aug, label_smoothing=label_smoothing)
+
 @_dashed
 @call_parse
 def bear_train(images:Param("Dataset: a folder of class folders", str, required=True)=None,
                out:str='export.pkl', # Where to save the model (its ONNX twin, a JSON sidecar and plots go beside it)
-               epochs:int=2, # Epochs of fine-tuning after the frozen one
+               test:str=None, # A folder of class folders never trained on: its error rate goes into the sidecar
+               epochs:int=3, # Epochs of the head (frozen body), or of `fine_tune` after the frozen one
                arch:str='mobilenet_v2', # Backbone
                size:int=224, # Image size
                bs:int=32, # Batch size
                seed:int=42, # Seed of the validation split and the run
+               lr:float=None, # Learning rate (default: 1e-3 from the ImageNet head, else 2e-3)
+               no_head_start:store_true=False, # Don't start the head from ImageNet's classes (then the whole net is fine-tuned)
+               shift_aug:float=0.2, # Probability of each greyscale / dark / low-resolution augmentation (0: none)
+               label_smoothing:float=0., # Label smoothing
               ):
     "Fine-tune a pretrained backbone on IMAGES and export it (fastai pickle, ONNX and a JSON sidecar)"
     from bear_lib.train import train, export_model, save_plots
     t = time.time()
-    try: learn = train(images, arch=arch, epochs=epochs, size=size, bs=bs, seed=seed)
+    try:
+        learn = train(images, **_train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing))
+        side = export_model(learn, out, test=test)
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
-    side = export_model(learn, out)
     pngs = save_plots(learn, Path(out).absolute().parent)
     import json
     card = json.loads(side.read_text())
     onnx = side.with_name(card['onnx']['file']) if card.get('onnx') else 'none (this model runs on PyTorch only)'
+    tested = f"\ntest error_rate {card['test_error_rate']:.4f} on {card['n_test']} photos of {test}" if test else ''
     print(f"\nerror_rate {card['error_rate']:.4f} on {card['n_valid']} validation images ({card['n_train']} trained), "
-          f"{time.time()-t:.0f} s in all\nmodel:   {Path(out).absolute()}\nonnx:    {onnx}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
+          f"{time.time()-t:.0f} s in all{tested}\nmodel:   {Path(out).absolute()}\nonnx:    {onnx}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
+
+# %% ../nbs/06_cli.ipynb #q-eval-cli
+def _summary_text(name:str, s:dict) -> str:
+    "One model's error summary in words: errors, photos, rate, interval and confusion matrix"
+    import pandas as pd
+    cm = pd.DataFrame(s['confusion']).T.rename_axis(index='true \\ predicted')
+    return (f"{name}: {s['errors']}/{s['n']} wrong, error {s['error_rate']:.2%} (95% {s['interval']} interval "
+            f"{s['ci95'][0]:.2%} to {s['ci95'][1]:.2%}), ECE {s['ece']:.3f}\n{cm.to_string()}")
+
+@_dashed
+@call_parse
+def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: a folder of class folders
+              folds:int=5, # Folds of the cross-validation
+              test:str=None, # Also (or only) evaluate MODEL on this folder of class folders
+              model:str=None, # The model to evaluate on TEST: a `bear_train` export (default: the zero-shot model)
+              zero_shot:store_true=False, # Cross-validate the zero-shot model too, on the same folds
+              oof:str=None, # Where to write the out-of-fold predictions (default: IMAGES/_oof.csv, which `bear_lib.clean` reads)
+              epochs:int=3, # Epochs of the head (frozen body), or of `fine_tune` after the frozen one
+              arch:str='mobilenet_v2', # Backbone
+              size:int=224, # Image size
+              bs:int=32, # Batch size
+              seed:int=42, # Seed of the folds and the runs
+              lr:float=None, # Learning rate (default: 1e-3 from the ImageNet head, else 2e-3)
+              no_head_start:store_true=False, # Don't start the head from ImageNet's classes (then the whole net is fine-tuned)
+              shift_aug:float=0.2, # Probability of each greyscale / dark / low-resolution augmentation (0: none)
+              label_smoothing:float=0., # Label smoothing
+             ):
+    "Cross-validate bear_train's recipe on IMAGES (every photo predicted once by a model that never saw it) and/or evaluate a model on TEST"
+    from bear_lib.evaluate import cross_validate, evaluate_folder, error_summary
+    if not images and not test: sys.exit("Give --images (cross-validation) or --test (a model on a test folder), or both")
+    try:
+        if images:
+            df = cross_validate(images, folds, **_train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing))
+            dest = Path(oof) if oof else Path(images)/'_oof.csv'
+            df.to_csv(dest, index=False)
+            print(_summary_text(f"bear_train's recipe, {folds}-fold cross-validation", error_summary(df)))
+            if zero_shot: print(_summary_text('zero-shot model, same folds', error_summary(cross_validate(images, folds, seed=seed, zero_shot=True))))
+            print(f"out-of-fold predictions: {dest}")
+        if test:
+            from bear_lib.infer import load_model
+            m = load_model(model)
+            print(_summary_text(f"{m.card['name']} on {test}", error_summary(evaluate_folder(m, test))))
+    except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
 
 # %% ../nbs/06_cli.ipynb #c006
 @_dashed

@@ -10,7 +10,7 @@ from .core import class_folders
 from .images import IMAGE_EXTS, open_image
 
 # %% auto #0
-__all__ = ['get_bear_files', 'BearImage', 'bear_block', 'bear_dls']
+__all__ = ['get_bear_files', 'BearImage', 'bear_block', 'bear_dls', 'ShiftAug']
 
 # %% ../nbs/01_data.ipynb #c005
 def get_bear_files(path):
@@ -32,15 +32,17 @@ def bear_block(size:int=224, # side of the square images the model sees
                min_scale:float=0.5, # smallest share of the image RandomResizedCrop keeps
                aug:bool=True, # add fastai's `aug_transforms` as batch transforms
                valid_pct:float=0.2, # share of the images held out for validation
-               seed:int=42 # seed of the random split
+               seed:int=42, # seed of the random split
+               splitter=None, # a fastai splitter to use instead of the seeded random one (cross-validation passes its folds)
+               batch_tfms=None # batch transforms after `aug_transforms` (training-only ones, e.g. photometric augmentation)
               ) -> DataBlock:
     "The chapter-2 `DataBlock`: image (read by `BearImage`) → category, labels from folder names, seeded random split"
     if method == 'random': item_tfms = RandomResizedCrop(size, min_scale=min_scale)
     elif method in ('crop', 'pad', 'squish'): item_tfms = Resize(size, method=method)
     else: raise ValueError(f"method must be 'random', 'crop', 'pad' or 'squish', not {method!r}")
     return DataBlock(blocks=(ImageBlock(BearImage), CategoryBlock), get_items=get_bear_files,
-                     splitter=RandomSplitter(valid_pct=valid_pct, seed=seed), get_y=parent_label,
-                     item_tfms=item_tfms, batch_tfms=aug_transforms() if aug else None)
+                     splitter=splitter or RandomSplitter(valid_pct=valid_pct, seed=seed), get_y=parent_label,
+                     item_tfms=item_tfms, batch_tfms=(aug_transforms() if aug else []) + list(batch_tfms or []))
 
 # %% ../nbs/01_data.ipynb #c009
 def bear_dls(path, # a folder of class folders
@@ -56,3 +58,25 @@ def bear_dls(path, # a folder of class folders
     if len(labels) < 2: raise ValueError(f"{path} has {len(labels)} class folder(s) with images; a classifier needs at least 2 "
                                          f"(e.g. {path}/black, {path}/grizzly). Run `bear_gather` first.")
     return bear_block(**kwargs).dataloaders(path, bs=bs, num_workers=num_workers)
+
+# %% ../nbs/01_data.ipynb #q-aug
+class ShiftAug(RandTransform):
+    "Training-only photometric augmentation of a float batch: greyscale, darkening and low resolution, each with probability `p`"
+    order,split_idx = 45,0  # after IntToFloatTensor and fastai's lighting transforms, before Normalize
+    def __init__(self, p:float=0.2, # probability of each shift, per photo
+                 min_bright:float=0.25, # darkest brightness factor
+                 max_shrink:int=8 # largest factor to shrink by before enlarging back
+                ):
+        store_attr(); super().__init__(p=1.)
+    def encodes(self, x:TensorImage):
+        n,_,h,w = x.shape
+        pick = lambda: (torch.rand(n, 1, 1, 1, device=x.device) < self.p).float()
+        g = pick()
+        x = x*(1-g) + g*(x*x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        d = pick()
+        x = x*(1 - d*(1 - torch.empty(n, 1, 1, 1, device=x.device).uniform_(self.min_bright, 1)))
+        for i in torch.nonzero(pick().flatten()).flatten().tolist():
+            f = float(torch.empty(1).uniform_(2, self.max_shrink))
+            small = F.interpolate(x[i:i+1], size=(max(1, int(h/f)), max(1, int(w/f))), mode='bilinear', align_corners=False)
+            x[i] = F.interpolate(small, size=(h, w), mode='bilinear', align_corners=False)[0]
+        return x

@@ -15,8 +15,9 @@ from .images import BadImage, load_image
 # %% auto #0
 __all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS',
            'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet', 'zero_shot_onnx',
-           'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'BearModel', 'OnnxModel', 'load_model', 'Answer',
-           'decide', 'answer', 'answers_baseline', 'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
+           'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'calibrate', 'fit_temperature', 'BearModel', 'OnnxModel',
+           'load_model', 'Answer', 'decide', 'answer', 'answers_baseline', 'pick_ood_threshold', 'pick_conf_threshold',
+           'predict_files']
 
 # %% ../nbs/04_infer.ipynb #c011
 IMAGENET_BEARS = {'black': 'American black bear', 'grizzly': 'brown bear', 'teddy': 'teddy'}
@@ -171,6 +172,27 @@ class ImageNetBears(_Classifier):
 # %% ../nbs/04_infer.ipynb #c014
 ZERO_SHOT_EVAL = dict(error_rate=0.0135, n_valid=371, evaluated_on="bear_lib's sample photos, none used in training")
 
+# %% ../nbs/04_infer.ipynb #q-cal
+def calibrate(p, # class probabilities, n × classes
+              T:float=None # temperature; None or 1 leaves `p` as it is
+             ) -> np.ndarray:
+    "`p` with its log-probabilities divided by `T`, normalised again"
+    p = np.asarray(p, dtype=np.float32)
+    if not T or T == 1: return p
+    z = np.log(np.clip(p, 1e-12, None)) / np.float32(T)
+    z = np.exp(z - z.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
+
+def fit_temperature(p, # held-out class probabilities, n × classes
+                    y, # their true class indices
+                    lo:float=0.5, hi:float=5. # the range of temperatures searched (a few held-out photos, all right, would push `T` to 0)
+                   ) -> float:
+    "The temperature in [`lo`, `hi`] that minimises the held-out negative log-likelihood (a grid search: one parameter)"
+    y = np.asarray(y, dtype=int)
+    grid = np.exp(np.linspace(np.log(lo), np.log(hi), 121))
+    nll = [-np.log(np.clip(calibrate(p, t)[np.arange(len(y)), y], 1e-12, None)).mean() for t in grid]
+    return round(float(grid[int(np.argmin(nll))]), 3)
+
 # %% ../nbs/04_infer.ipynb #c017
 def _check_versions(card:dict, now:dict, name:str):
     "Warn when the libraries in `now` differ from those `card` was trained with"
@@ -219,7 +241,7 @@ class BearModel(_Classifier):
         from fastai.vision.core import PILImage
         xs = [self._after_item((PILImage(im),))[0] for im in ims]
         x = self._after_batch((torch.stack(xs),))[0].as_subclass(torch.Tensor)  # a plain tensor through the model: no fastai dispatch per layer
-        with torch.inference_mode(): p = self.learn.loss_func.activation(self.learn.model(x)).numpy()
+        with torch.inference_mode(): p = calibrate(self.learn.loss_func.activation(self.learn.model(x)).numpy(), self.card.get('temperature'))
         if not imagenet: return p
         return p, (imagenet_probs(ims, 'torch') if self.imagenet_map else None)
 
@@ -250,7 +272,7 @@ class OnnxModel(_Classifier):
               imagenet:bool=False # also return the ImageNet probabilities (n × 1000, from its ONNX), None when the classes aren't ImageNet's
              ):
         "Class probabilities (n × classes, numpy) of `ims`"
-        p = self.net(ims)
+        p = calibrate(self.net(ims), self.card.get('temperature'))
         if not imagenet: return p
         return p, (imagenet_probs(ims, 'onnx') if self.imagenet_map else None)
 

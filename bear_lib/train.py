@@ -9,31 +9,54 @@ from pathlib import Path
 import torch, torchvision, PIL, fastai
 from fastai.vision.all import *
 from .core import sha256
-from .data import bear_dls, get_bear_files
+from .data import bear_dls, get_bear_files, ShiftAug
 from .backbones import get_backbone
 
 # %% auto #0
-__all__ = ['train', 'save_plots', 'dataset_hash', 'versions', 'onnx_preprocess', 'export_onnx', 'validation_baseline',
-           'export_model']
+__all__ = ['imagenet_head', 'train', 'save_plots', 'dataset_hash', 'versions', 'onnx_preprocess', 'export_onnx',
+           'validation_baseline', 'export_model']
 
 # %% ../nbs/02_train.ipynb #c005
+def imagenet_head(arch:str, # backbone name
+                  rows:list # ImageNet class index for each of our classes, in vocab order
+                 ) -> nn.Module:
+    "The ImageNet model's own head (global average pool, dropout, linear) cut down to `rows`: it starts as the zero-shot model"
+    full = get_backbone(arch)(pretrained=True)
+    lin = [m for m in full.modules() if isinstance(m, nn.Linear)][-1]  # the ImageNet classifier is the last linear layer
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(lin.in_features, len(rows)))
+    with torch.no_grad(): head[-1].weight.copy_(lin.weight[rows]); head[-1].bias.copy_(lin.bias[rows])
+    return head
+
 def train(path, # a dataset: a folder of class folders
           arch:str='mobilenet_v2', # backbone name, see `available_backbones()`
-          epochs:int=2, # epochs of `fine_tune` after the frozen one
+          epochs:int=3, # epochs: of the head alone when the body is frozen, else of `fine_tune` after the frozen one
           size:int=224, # image size
           bs:int=32, # batch size
           seed:int=42, # seed of the validation split and of the training run
-          lr:float=2e-3, # base learning rate
+          lr:float=None, # learning rate (default: 1e-3 for a head started from ImageNet, else 2e-3)
+          head_start:bool=True, # start the head from ImageNet's classifier rows when every class name maps onto an ImageNet class
+          freeze_body:bool=None, # train the head only, body and its BatchNorm statistics fixed (default: when the head starts from ImageNet)
+          shift_aug:float=0.2, # probability of each `ShiftAug` shift (greyscale, dark, low resolution) per photo; 0 for none
+          label_smoothing:float=0., # label smoothing of the cross-entropy loss
           cbs=None, # extra callbacks
-          **kwargs # passed to `bear_dls`
+          **kwargs # passed to `bear_dls` (e.g. `splitter`)
          ) -> Learner:
-    "Fine-tune an ImageNet `arch` on the class folders of `path`"
+    "Fine-tune an ImageNet `arch` on the class folders of `path` (the recipe cross-validation chose; see `bear_lib.evaluate`)"
+    from bear_lib.infer import _imagenet_map, imagenet_categories
     set_seed(seed, reproducible=True)
-    dls = bear_dls(path, bs=bs, size=size, seed=seed, **kwargs)
-    learn = vision_learner(dls, get_backbone(arch), metrics=error_rate, cbs=cbs)
-    learn.bear_meta = dict(arch=arch, size=size, seed=seed, epochs=epochs, bs=bs, lr=lr, path=str(Path(path).absolute()))
+    dls = bear_dls(path, bs=bs, size=size, seed=seed, batch_tfms=[ShiftAug(shift_aug)] if shift_aug else None, **kwargs)
+    imap = _imagenet_map({}, dls.vocab) if head_start else {}
+    freeze_body = bool(imap) if freeze_body is None else freeze_body
+    lr = lr or (1e-3 if imap else 2e-3)
+    loss = CrossEntropyLossFlat(label_smoothing=label_smoothing) if label_smoothing else None
+    head = dict(custom_head=imagenet_head(arch, [imagenet_categories().index(imap[str(c)]) for c in dls.vocab]), init=None) if imap else {}
+    learn = vision_learner(dls, get_backbone(arch), metrics=error_rate, loss_func=loss, train_bn=not freeze_body,
+                           cbs=L(cbs) + ([BnFreeze()] if freeze_body else []), **head)
+    learn.bear_meta = dict(arch=arch, size=size, seed=seed, epochs=epochs, bs=bs, lr=lr, path=str(Path(path).absolute()),
+                           head_start=bool(imap), freeze_body=freeze_body, shift_aug=shift_aug, label_smoothing=label_smoothing)
     start = time.time()
-    learn.fine_tune(epochs, lr)
+    if freeze_body: learn.fit_one_cycle(epochs, lr)
+    else: learn.fine_tune(epochs, lr)
     learn.bear_meta['train_seconds'] = round(time.time() - start, 1)
     return learn
 
@@ -122,23 +145,25 @@ def export_onnx(net:nn.Module, # a classifier of RGB images
 # %% ../nbs/02_train.ipynb #c020e
 class _LearnerAnswers:
     "A trained `Learner` behind the interface `bear_lib.infer.answer` calls (`vocab`, `imagenet_map`, `probs`)"
-    def __init__(self, learn, imagenet_map): self.learn,self.vocab,self.imagenet_map = learn,learn.dls.vocab,imagenet_map
+    def __init__(self, learn, imagenet_map, T=None): self.learn,self.vocab,self.imagenet_map,self.T = learn,learn.dls.vocab,imagenet_map,T
     def probs(self, ims, imagenet=False):
-        from bear_lib.infer import imagenet_probs
-        with self.learn.no_bar(), self.learn.no_logging(): p = self.learn.get_preds(dl=self.learn.dls.test_dl(ims))[0].numpy()
+        from bear_lib.infer import imagenet_probs, calibrate
+        with self.learn.no_bar(), self.learn.no_logging(): p = calibrate(self.learn.get_preds(dl=self.learn.dls.test_dl(ims))[0].numpy(), self.T)
         return (p, imagenet_probs(ims, 'torch') if self.imagenet_map else None) if imagenet else p
 
-def validation_baseline(learn:Learner # a trained learner
+def validation_baseline(learn:Learner, # a trained learner
+                        T:float=None # its temperature (see `bear_lib.infer.calibrate`)
                        ) -> dict:
     "The answers on `learn`'s validation photos, summarised by `answers_baseline`: what `bear_report` compares a log against"
     from bear_lib.infer import answer, answers_baseline, _imagenet_map
     imap = _imagenet_map({}, learn.dls.vocab)  # as the loaded export will check: ImageNet's bear classes when it knows every class
-    ans = answer(_LearnerAnswers(learn, imap), learn.dls.valid_ds.items)  # the app's decision, photo by photo
+    ans = answer(_LearnerAnswers(learn, imap, T), learn.dls.valid_ds.items)  # the app's decision, photo by photo
     return answers_baseline(ans, learn.dls.vocab, f'the validation set ({len(ans)} photos), with bear_lib.infer.answer')
 
 def export_model(learn:Learner, # a trained learner
                  fname='export.pkl', # where to save it; the ONNX file and the sidecar go to the same name with `.onnx` and `.json`
-                 onnx:bool=True # also write the ONNX file (skipped, with a warning, when a transform has no numpy version)
+                 onnx:bool=True, # also write the ONNX file (skipped, with a warning, when a transform has no numpy version)
+                 test=None # a folder of class folders the model never trained on: its error rate and size go into the sidecar
                 ) -> Path: # the path of the sidecar
     "Export `learn` with `Learner.export`, as ONNX, and a JSON sidecar describing the model; all three or none"
     fname = Path(fname).absolute()
@@ -150,7 +175,14 @@ def export_model(learn:Learner, # a trained learner
                 error_rate=learn.error_rate_valid(), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
                 dataset_sha256=dataset_hash(learn.dls.train_ds.items + learn.dls.valid_ds.items, path),
                 trained_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'), versions=versions())
-    card['baseline'] = validation_baseline(learn)
+    from bear_lib.infer import fit_temperature
+    with learn.no_bar(), learn.no_logging(): p,y = learn.get_preds(ds_idx=1)
+    card['temperature'] = fit_temperature(p.numpy(), y.numpy()) if len(y) else None  # on the validation photos: held out
+    if test is not None:
+        from bear_lib.evaluate import evaluate_folder, error_summary
+        s = error_summary(evaluate_folder(_LearnerAnswers(learn, {}, card['temperature']), test))
+        card.update(test_error_rate=s['error_rate'], n_test=s['n'], test_ci95=s['ci95'], test_dataset=Path(test).resolve().name)
+    card['baseline'] = validation_baseline(learn, card['temperature'])
     if onnx:
         try: card['preprocess'] = onnx_preprocess(learn.dls)
         except ValueError as e: warnings.warn(f"No ONNX file for this model ({e}); it runs on PyTorch."); onnx = False

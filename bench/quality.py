@@ -1,0 +1,93 @@
+"""Is a trained model better than the one that needs no training, on photos it has never seen? One run, the same folds.
+
+5-fold stratified cross-validation (seed 42) of `bear_train`'s default recipe (`bear_lib.train.train` with its defaults) and the
+zero-shot ImageNet model, on the photos as they are and on shifted copies of each held-out fold (greyscale, darkened to 25%,
+shrunk 8x and enlarged back). Then, for the trained models: the expected calibration error of the out-of-fold predictions
+before and after temperature scaling (the temperature of fold k fitted on the other folds' out-of-fold predictions), the share
+of out-of-domain images (those scikit-image, scikit-learn and matplotlib ship) each fold's model answers "not sure" or "not a
+bear" (goal >= 90%), and the share of held-out bears it wrongly refuses (goal <= 3%), with `bear_lib.infer.decide`.
+Prints ratio=<trained CV error / zero-shot CV error> last (goal <= 0.7).
+
+    OMP_NUM_THREADS=2 nice -n 10 python bench/quality.py [--images /work/shared/data/bears] [--folds 5] [--oof-csv F]
+"""
+import argparse, time, warnings
+from pathlib import Path
+import numpy as np, pandas as pd
+import torch
+from fastprogress.fastprogress import progress_bar
+from bear_lib.evaluate import cross_validate, error_summary, model_probs, SHIFTS
+from bear_lib.infer import ImageNetBears, decide, calibrate, fit_temperature, IMAGENET_BEARS, imagenet_categories
+from bear_lib.images import load_image, BadImage
+
+warnings.filterwarnings('ignore')
+p = argparse.ArgumentParser()
+p.add_argument('--images', default='/work/shared/data/bears'); p.add_argument('--folds', type=int, default=5)
+p.add_argument('--oof-csv', default=None, help='also write the trained recipe\'s out-of-fold predictions here')
+a = p.parse_args()
+torch.set_num_threads(2)
+t0 = time.time()
+
+def ood_images() -> dict:
+    "name → RGB image: the sample images scikit-image, scikit-learn and matplotlib ship (none is a bear)"
+    import skimage, sklearn, matplotlib
+    dirs = [Path(skimage.__file__).parent/'data', Path(sklearn.__file__).parent/'datasets'/'images',
+            Path(matplotlib.get_data_path())/'sample_data']
+    out = {}
+    for d in dirs:
+        for f in sorted(d.iterdir()):
+            if f.suffix.lower() not in ('.png', '.jpg', '.jpeg'): continue
+            try: out[f'{d.parent.name}/{f.name}'] = load_image(f)
+            except BadImage as e: print(f"skipped {f.name}: {e}")
+    return out
+
+ood = ood_images()
+ood_names, ood_ims = list(ood), list(ood.values())
+zs = ImageNetBears()
+vocab = zs.vocab
+cats = imagenet_categories()
+ood_P = zs.probs(ood_ims, imagenet=True)[1]  # ImageNet's 1000 probabilities: what `decide`'s out-of-domain check reads
+ood_probs = {}  # fold → the fold model's class probabilities of the OOD images
+def on_fold(k, learn, held): ood_probs[k] = model_probs(learn, ood_ims)
+
+shifts = list(SHIFTS)
+print(f"zero-shot model, {a.folds} folds of {a.images}")
+z = cross_validate(a.images, a.folds, zero_shot=True, shifts=shifts)
+print(f"  {time.time()-t0:.0f} s\nbear_train's default recipe, the same {a.folds} folds")
+t1 = time.time()
+tr = cross_validate(a.images, a.folds, shifts=shifts, on_fold=on_fold)
+print(f"  {time.time()-t1:.0f} s ({(time.time()-t1)/a.folds:.0f} s per fold: training and evaluation)")
+if a.oof_csv: tr[tr['shift'] == ''].to_csv(a.oof_csv, index=False)
+
+rows = []
+for s in ['', *shifts]:
+    zz, tt = error_summary(z[z['shift'] == s]), error_summary(tr[tr['shift'] == s])
+    rows.append((s or 'as they are', zz, tt))
+print(f"\n| {len(z[z['shift']==''])} photos, {a.folds}-fold CV | zero-shot | trained (default recipe) |\n|---|---|---|")
+for s,zz,tt in rows:
+    f = lambda r: f"{r['error_rate']:.1%} ({r['errors']}; 95% CI {r['ci95'][0]:.1%}-{r['ci95'][1]:.1%})"
+    print(f"| {s} | {f(zz)} | {f(tt)} |")
+print(f"trained below zero-shot on every shift: {all(tt['error_rate'] < zz['error_rate'] for _,zz,tt in rows[1:])}")
+
+# calibration: the temperature of fold k fitted on the other folds' out-of-fold predictions (none of them fold k's)
+oof = tr[tr['shift'] == ''].reset_index(drop=True)
+pc = [f'p_{c}' for c in vocab]
+P, y = oof[pc].to_numpy(), np.array([vocab.index(l) for l in oof.label])
+T = {k: fit_temperature(P[oof.fold != k], y[oof.fold != k]) for k in range(a.folds)}
+cal = oof.copy()
+for k in range(a.folds): cal.loc[cal.fold == k, pc] = calibrate(P[oof.fold == k], T[k])
+print(f"\nECE (10 bins) of the trained models' out-of-fold predictions: {error_summary(oof)['ece']:.4f} before, "
+      f"{error_summary(cal)['ece']:.4f} after temperature scaling (T per fold: {', '.join(f'{t:.2f}' for t in T.values())})")
+
+# refusals, with the app's decision: calibrated probabilities, the ImageNet out-of-domain check (the classes map onto ImageNet)
+imap = dict(IMAGENET_BEARS)
+files = list(oof.file)
+bears_P = np.concatenate([zs.probs([load_image(f) for f in files[i:i+32]], imagenet=True)[1] for i in progress_bar(range(0, len(files), 32), leave=False)])
+refused = sum(not decide(cal.loc[i, pc].to_numpy(float), vocab, bears_P[i], imap).sure for i in range(len(oof)))
+caught = sum(not decide(calibrate(ood_probs[k][j:j+1], T[k])[0], vocab, ood_P[j], imap).sure for k in ood_probs for j in range(len(ood_ims)))
+n_ood = len(ood_probs)*len(ood_ims)
+print(f"out-of-domain images answered 'not sure' or 'not a bear': {caught}/{n_ood} = {caught/n_ood:.1%} "
+      f"({len(ood_ims)} images x {len(ood_probs)} fold models; goal >= 90%)")
+print(f"held-out bears wrongly refused: {refused}/{len(oof)} = {refused/len(oof):.1%} (goal <= 3%)")
+print(f"total {time.time()-t0:.0f} s")
+zr, trr = rows[0][1]['error_rate'], rows[0][2]['error_rate']
+print(f"ratio={trr/zr if zr else float('inf'):.3f}")
