@@ -45,6 +45,7 @@ def bear_block(size:int=224, # side of the square images the model sees
                      item_tfms=item_tfms, batch_tfms=(aug_transforms() if aug else []) + list(batch_tfms or []))
 
 # %% ../nbs/01_data.ipynb #c009
+@delegates(bear_block)
 def bear_dls(path, # a folder of class folders
              bs:int=32, # batch size
              num_workers:int=0, # DataLoader worker processes (0 is fastest for small photos on a few cores)

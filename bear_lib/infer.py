@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_infer.ipynb #c003
 from __future__ import annotations
-import io, json, math, os, sys, warnings, functools, importlib.util, importlib.resources
+import json, math, os, sys, warnings, functools, importlib.util, importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch, torchvision, PIL, fastai
 from fastai.vision.all import *
 from .core import sha256
-from .data import bear_dls, get_bear_files, ShiftAug
+from .data import bear_dls, ShiftAug
 from .backbones import get_backbone
 
 # %% auto #0
@@ -27,6 +27,7 @@ def imagenet_head(arch:str, # backbone name
     with torch.no_grad(): head[-1].weight.copy_(lin.weight[rows]); head[-1].bias.copy_(lin.bias[rows])
     return head
 
+@delegates(bear_dls, but=['batch_tfms'])
 def train(path, # a dataset: a folder of class folders
           arch:str='mobilenet_v2', # backbone name, see `available_backbones()`
           epochs:int=3, # epochs: of the head alone when the body is frozen, else of `fine_tune` after the frozen one
@@ -72,7 +73,7 @@ def save_plots(learn:Learner, # a trained learner
                k:int=9 # how many top losses to show
               ) -> L: # the PNG paths
     "Write the confusion matrix and top losses of `learn`'s validation set as PNGs in `dest`"
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     interp = ClassificationInterpretation.from_learner(learn)
     interp.plot_confusion_matrix(); plt.savefig(dest/'confusion_matrix.png', bbox_inches='tight'); plt.close('all')
