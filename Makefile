@@ -46,13 +46,13 @@ nbtest: setup  ## export the library from the notebooks, clean them, run every n
 	  git status --porcelain -- bear_lib nbs; echo "bear_lib/ or nbs/ not in sync or not clean: run nbdev_export and nbdev_clean, and commit"; exit 1; fi
 	cd nbs && $(VBIN)/nbdev_test --flags "slow browser"
 
-pytest: setup  ## CLI, service and Voilà app across processes and in a browser; the 8-page load test in a process of its own
-	$(PYTEST) -m "not load and not network" tests
+pytest: setup  ## CLI, service and Voilà app across processes and in a browser (two workers, a test file each at a time); the 8-page load test on its own
+	$(PYTEST) -n 2 --dist loadfile -m "not load and not network" tests
 	$(PYTEST) -m load tests
 
 test: nbtest pytest  ## everything CI runs
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
-MAIN_NBS := index 01_data 02_train 03_clean 04_infer 05_app 11_deploy 12_questionnaire
+MAIN_NBS := index 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 11_deploy 12_questionnaire
 outputs: setup  ## run the main-path notebooks (with their slow cells) and write their outputs into them (bear_lib.testing.run_nb)
 	cd nbs && for f in $(MAIN_NBS); do BEARS_DIR=$$(realpath --relative-to=. $(BEARS_DIR)) $(PY) -c "from bear_lib.testing import run_nb; run_nb('$$f.ipynb', flags='slow')" || exit 1; done
