@@ -13,7 +13,7 @@ export BEAR_TEST_CACHE ?= $(CURDIR)/.cache/bear_test
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST := $(PY) -m pytest -q -p no:warnings
 
-.PHONY: setup app test nbtest pytest outputs
+.PHONY: setup app test sync nbtest pytest loadtest outputs
 
 # What the app needs: bear_lib, its dependencies and the default model's weights. No Chromium, no test tools, no JupyterLab.
 $(VENV)/.app: settings.ini setup.py constraints.txt
@@ -39,18 +39,26 @@ setup: $(VENV)/.dev  ## create .venv with bear_lib, its pinned dependencies and 
 app: $(VENV)/.app  ## serve the Voilà app at http://127.0.0.1:8866 (./export.pkl if present, else the zero-shot model)
 	$(VBIN)/bear_app
 
-nbtest: setup  ## export the library from the notebooks, clean them, run every notebook with its slow and browser cells (in CI: fail if export/clean changed a file)
+sync: setup  ## export the library from the notebooks and clean them (in CI: fail if that changed a file)
 	$(VBIN)/nbdev_export
 	$(VBIN)/nbdev_clean
 	@if [ -n "$$CI" ] && [ -n "$$(git status --porcelain -- bear_lib nbs)" ]; then \
 	  git status --porcelain -- bear_lib nbs; echo "bear_lib/ or nbs/ not in sync or not clean: run nbdev_export and nbdev_clean, and commit"; exit 1; fi
+
+nbtest: sync  ## run every notebook with its slow and browser cells
 	cd nbs && $(VBIN)/nbdev_test --flags "slow browser"
 
-pytest: setup  ## CLI, service and Voilà app across processes and in a browser (two workers, a test file each at a time); the 8-page load test on its own
+pytest: sync  ## CLI, service and Voilà app across processes and in a browser: two workers, a test file each at a time
 	$(PYTEST) -n 2 --dist loadfile -m "not load and not network" tests
+
+loadtest: setup  ## the 8-page load test, on a machine it has to itself
 	$(PYTEST) -m load tests
 
-test: nbtest pytest  ## everything CI runs
+# The notebooks and pytest run at the same time (much of each is waiting on servers, kernels and Chromium; a model both need
+# is trained once, by whichever asks first); each one's output is printed when it ends. Then the load test, alone.
+test: setup  ## everything CI runs
+	$(MAKE) -j2 --output-sync=target nbtest pytest
+	$(MAKE) loadtest
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
 MAIN_NBS := index 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 11_deploy 12_questionnaire
