@@ -46,7 +46,7 @@ sync: setup  ## export the library from the notebooks and clean them (in CI: fai
 	  git status --porcelain -- bear_lib nbs; echo "bear_lib/ or nbs/ not in sync or not clean: run nbdev_export and nbdev_clean, and commit"; exit 1; fi
 
 nbtest: sync  ## run every notebook with its slow and browser cells
-	cd nbs && $(VBIN)/nbdev_test --flags "slow browser"
+	cd nbs && $(VBIN)/nbdev_test --flags "slow browser" --timing
 
 pytest: sync  ## CLI, service and Voilà app across processes and in a browser: two workers, a test file each at a time
 	$(PYTEST) -n 2 --dist loadfile -m "not load and not network" tests
@@ -54,10 +54,10 @@ pytest: sync  ## CLI, service and Voilà app across processes and in a browser: 
 loadtest: setup  ## the 8-page load test, on a machine it has to itself
 	$(PYTEST) -m load tests
 
-# The notebooks and pytest run at the same time (much of each is waiting on servers, kernels and Chromium; a model both need
-# is trained once, by whichever asks first); each one's output is printed when it ends. Then the load test, alone.
+# In turn: the notebooks, pytest, the load test. (Notebooks and pytest at the same time saved about a minute on 2 cores and
+# made the browser tests' waits flaky: both are bound by the CPU.)
 test: setup  ## everything CI runs
-	$(MAKE) -j2 --output-sync=target nbtest pytest
+	$(MAKE) nbtest pytest
 	$(MAKE) loadtest
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit

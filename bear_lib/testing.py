@@ -357,7 +357,8 @@ def upload(page, *files, wait=True):
     with page.expect_file_chooser() as fc: page.click('button.widget-upload')
     fc.value.set_files([str(f) for f in files])
     # The button says "Upload (N)" once the files are read and their bytes are on their way to the kernel
-    if wait: page.wait_for_function(f"document.querySelector('button.widget-upload').textContent.endsWith('({len(files)})')")
+    if wait: page.wait_for_function(f"document.querySelector('button.widget-upload').textContent.endsWith('({len(files)})')",
+                                    timeout=120_000)  # not Playwright's 30 s: a busy 2-core machine reads and sends slowly
 
 def wait_rows(page, *names, timeout=60_000):
     "Wait until the new result rows are one for each file name in `names`, in order; return their texts"
