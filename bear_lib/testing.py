@@ -244,19 +244,34 @@ def run(*args, # a console script of this venv and its arguments
     return r
 
 # %% ../nbs/99_testing.ipynb #t028
-def _start(cmd:list, name:str, health:str, cwd, env=None, timeout:float=120):
+def _listens(p, port:int) -> bool:
+    "Whether the process `p` or one of its children listens on `port`"
+    import psutil
+    try: procs = [psutil.Process(p.pid), *psutil.Process(p.pid).children(recursive=True)]
+    except psutil.Error: return False
+    def _ports(q):
+        try: return {c.laddr.port for c in q.net_connections('tcp') if c.status == psutil.CONN_LISTEN}
+        except psutil.Error: return set()
+    return any(port in _ports(q) for q in procs)
+
+def _start(cmd:list, name:str, health:str, cwd, env=None, timeout:float=120, tries:int=3):
     "Start `cmd` with `--port` on a free port, its output in a file in `cwd`, `env` added (None: removed); return (process, URL) once `health` answers"
-    port = free_port()
-    # output to a file: a pipe nobody reads fills up (64 KiB) and then stalls the server and its kernels
-    log = Path(cwd)/f'{name}_{port}.log'
-    with open(log, 'w') as out:
-        p = subprocess.Popen([*cmd, '--port', str(port)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                             env={k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}, start_new_session=True)
-    p.log, p.port = log, port
-    url = f'http://127.0.0.1:{port}'
-    try: wait_http(url + health, p, timeout=timeout)
-    except BaseException: stop_app(p); raise
-    return p, url
+    for i in range(tries):
+        port = free_port()
+        # output to a file: a pipe nobody reads fills up (64 KiB) and then stalls the server and its kernels
+        log = Path(cwd)/f'{name}_{port}.log'
+        with open(log, 'w') as out:
+            p = subprocess.Popen([*cmd, '--port', str(port)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                 env={k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}, start_new_session=True)
+        p.log, p.port = log, port
+        url = f'http://127.0.0.1:{port}'
+        try: wait_http(url + health, p, timeout=timeout)
+        except BaseException: stop_app(p); raise
+        # the port was free when chosen, not when the server bound it: another test's server (pytest-xdist) or a kernel's
+        # socket may have taken it, and then `url` answers for someone else. Only our own listener counts.
+        if p.poll() is None and _listens(p, port): return p, url
+        stop_app(p)
+    raise RuntimeError(f'{name}: another process held the port on each of {tries} tries')
 
 def stop_app(p):
     "Stop a server from `start_app` or `start_serve`, and the processes it started"

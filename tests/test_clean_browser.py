@@ -16,7 +16,8 @@ def test_clean_page(serve_app, browser, tiny, dataset):
     url = serve_app('--clean', dataset, '--model', tiny[1])
     page = browser.new_page()
     page.goto(url, timeout=180_000)  # Voilà runs the notebook (load the model, compute losses) before the page loads
-    page.wait_for_selector('button:has-text("Apply")', timeout=300_000)
+    try: page.wait_for_selector('button:has-text("Apply")', timeout=300_000)
+    except Exception as e: raise AssertionError(f"no Apply button; the page says: {page.inner_text('body')[:2000]!r}") from e
     selects = page.locator('.widget-dropdown select')
     assert selects.nth(0).input_value() == 'black'       # the category
     assert selects.nth(1).input_value() == 'Train'       # the split
