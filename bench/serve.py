@@ -3,13 +3,16 @@ our service against a baseline service, both started the same way in the same ru
 
     python bench/serve.py [--model M] [--backend onnx] [--baseline-model M] [--baseline-backend torch]
                           [--workers 1] [--clients 8] [--requests 200] [--rounds 3]
+                          [--threads N] [--client stdlib|httpx]
 
 The intended comparison is the service on ONNX Runtime (ours) against the same service on PyTorch (the baseline).
 A backend is handed to the service as `$BEAR_BACKEND`, which it passes to `load_model(..., backend=)`; `auto` passes none
 (load_model's own choice, e.g. by the model file). A side whose service can't start (e.g. a `load_model` without that
 backend) stops the run with the service's output: no ratio is printed for a side that wasn't measured.
 Each request POSTs one photo's bytes (Content-Type image/jpeg) and must get 200; every answer is also written to a
-SQLite prediction log in a temporary folder, as in production. Clients and service share this machine's cores.
+SQLite prediction log in a temporary folder, as in production. Clients and service share this machine's cores; each client
+thread holds one keep-alive connection of `--client`'s library (the standard library's by default: it spends less of the
+shared CPU per request than httpx, so more of it is left to the services being compared).
 Each side's figures are from its median round by throughput.
 Last line: ratio=<ours requests/s / baseline requests/s>; the goal is >= 2.5 with ours' p99 <= 100 ms.
 """
@@ -25,24 +28,47 @@ def start(model, backend, workers, tmp, threads):
                             cwd=tmp, env=env)
     except (RuntimeError, TimeoutError) as e: sys.exit(f'The service (model {model or "default"}, backend {backend}) did not start: {e}')
 
-def load(url, photos, clients, n, warmup):
-    "`n` requests from `clients` threads, each with its own keep-alive connection; (seconds, latencies in s)"
+def _stdlib_post(url):
+    "A POST of one photo over one keep-alive `http.client` connection: (status, text)"
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    def post(data):
+        c.request('POST', '/predict', body=data, headers={'Content-Type': 'image/jpeg'})
+        r = c.getresponse(); text = r.read()
+        return r.status, text
+    return post, c.close
+
+def _httpx_post(url):
     import httpx
+    c = httpx.Client(timeout=120)
+    def post(data):
+        r = c.post(f'{url}/predict', content=data, headers={'content-type': 'image/jpeg'})
+        return r.status_code, r.text
+    return post, c.close
+
+CLIENTS = {'stdlib': _stdlib_post, 'httpx': _httpx_post}
+
+def load(url, photos, clients, n, warmup, kind='stdlib'):
+    "`n` requests from `clients` threads, each with its own keep-alive connection; (seconds, latencies in s)"
     lats, lock, errors = [], threading.Lock(), []
     todo = iter(range(n))
     def client(k):
-        with httpx.Client(timeout=120) as c:
-            for i in range(warmup): c.post(f'{url}/predict', content=photos[(k + i) % len(photos)], headers={'content-type': 'image/jpeg'})
+        post, close = CLIENTS[kind](url)
+        try:
+            for i in range(warmup): post(photos[(k + i) % len(photos)])
             go.wait()
             while True:
                 with lock: i = next(todo, None)
                 if i is None: return
                 t = time.perf_counter()
-                r = c.post(f'{url}/predict', content=photos[i % len(photos)], headers={'content-type': 'image/jpeg'})
+                status, text = post(photos[i % len(photos)])
                 dt = time.perf_counter() - t
                 with lock:
-                    if r.status_code != 200: errors.append(r.text[:200])
+                    if status != 200: errors.append(str(text)[:200])
                     lats.append(dt)
+        finally: close()
     go = threading.Event()
     ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     for t in ts: t.start()
@@ -64,6 +90,8 @@ def main():
     ap.add_argument('--workers', type=int, default=1); ap.add_argument('--clients', type=int, default=8)
     ap.add_argument('--requests', type=int, default=200); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--threads', type=int, default=0, help='OMP_NUM_THREADS of the service (default: bear_serve\'s: cores / workers)')
+    ap.add_argument('--client', default='stdlib', choices=list(CLIENTS),
+                    help="the clients' HTTP library: the standard library's http.client (default) costs the shared cores less than httpx")
     a = ap.parse_args()
     from bear_lib.core import sample_bears
     fns = sorted(f for c in sorted(sample_bears().iterdir()) if c.is_dir() for f in c.glob('*.jpg'))
@@ -71,7 +99,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix='bench_serve_'))
     sides = {'baseline': (a.baseline_model or a.model, a.baseline_backend), 'ours': (a.model, a.backend)}
     print(f'{len(photos)} sample photos, {a.clients} concurrent clients, {a.rounds} rounds of {a.requests} requests per side, '
-          f'{a.workers} worker(s) per service, {os.cpu_count()} cores shared by clients and services')
+          f'{a.workers} worker(s) per service, {a.client} clients, {os.cpu_count()} cores shared by clients and services')
     procs, urls, runs = [], {}, {k: [] for k in sides}
     try:
         for name, (model, backend) in sides.items():
@@ -81,7 +109,7 @@ def main():
         # shared machine falls on both sides, not on one
         for r in range(a.rounds):
             for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
-                runs[name].append(load(urls[name], photos, a.clients, a.requests, a.warmup))
+                runs[name].append(load(urls[name], photos, a.clients, a.requests, a.warmup, a.client))
     finally:
         for p in procs: stop_app(p)
     rps = {}

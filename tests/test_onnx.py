@@ -155,7 +155,10 @@ def test_failed_export_keeps_previous_model(bears, tmp_path, monkeypatch):
     import bear_lib.train as bt
     from bear_lib.data import bear_dls
     from bear_lib.backbones import mobilenet_v2
-    learn = vision_learner(bear_dls(bears, bs=16), mobilenet_v2, metrics=error_rate)
+    from bear_lib.gather import import_folder
+    import_folder(bears, tmp_path/'data', n_per_class=8)  # what is checked is the files, not the model: 24 photos will do
+    learn = vision_learner(bear_dls(tmp_path/'data', bs=8, size=64), mobilenet_v2, metrics=error_rate)
+    tmp_path = tmp_path/'out'; tmp_path.mkdir()
     out = tmp_path/'export.pkl'
     bt.export_model(learn, out)
     names = ['export.pkl', 'export.onnx', 'export.json']
