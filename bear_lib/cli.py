@@ -313,7 +313,7 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
 # %% ../nbs/06_cli.ipynb #sv-cli
 @_dashed
 @call_parse
-def bear_serve(model:str=None, # A `bear_train` export (default: $BEAR_MODEL, else the zero-shot ImageNet model)
+def bear_serve(model:str=None, # A `bear_train` export (default: ./export.pkl if it exists, else the zero-shot ImageNet model; it says which it serves)
                port:int=8000, # Port to serve on
                host:str='127.0.0.1', # Address to listen on (0.0.0.0 to serve other machines)
                workers:int=1, # Worker processes, each with its own copy of the model

@@ -176,3 +176,20 @@ def test_unknown_backend_refused():
 def test_missing_model_refused(tmp_path):
     r = subprocess.run([*serve_cmd(), '--model', tmp_path/'nope.pkl'], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and 'No model at' in r.stderr and 'bear_train' in r.stderr
+
+def test_default_export_served_and_named(trained, tmp_path):
+    "Without --model, `bear_serve` serves ./export.pkl when there is one (as its help says), and says which file it serves"
+    import shutil, httpx
+    for ext in ('.pkl', '.onnx', '.json'): shutil.copy(trained.with_suffix(ext), tmp_path/f'export{ext}')
+    p, url = start_serve('--log', tmp_path/'log.db', cwd=tmp_path, env={'BEAR_MODEL': None})
+    try:
+        card = httpx.get(f'{url}/model', timeout=60).json()
+        assert card['kind'] == 'trained' and card['name'] == 'Trained model export.pkl', card
+        assert f"Serving model {(tmp_path/'export.pkl').resolve()}" in p.log.read_text()
+    finally: stop_app(p)
+    empty = tmp_path/'empty'; empty.mkdir()
+    p, url = start_serve('--log', empty/'log.db', cwd=empty, env={'BEAR_MODEL': None})
+    try:
+        assert httpx.get(f'{url}/model', timeout=60).json()['kind'] == 'zero-shot'
+        assert 'Serving the zero-shot ImageNet model' in p.log.read_text()
+    finally: stop_app(p)
