@@ -332,3 +332,22 @@ def test_cleaner_says_in_use(tiny, dataset):
     finally: p.kill(); p.wait()
     c.btns['apply'].click()
     assert c.status.value == '1 deleted (moved to _trash/).' and not fn.exists()
+
+def test_ledger_row_on_disk_before_each_move(tmp_path, monkeypatch):
+    "Write-ahead means on disk: before every move of apply and of undo, the ledger has been fsynced with that move's row"
+    import os
+    import bear_lib.clean as bc
+    root = toy(tmp_path/'ds')
+    events, fsync, move = [], os.fsync, bc.move_new
+    def rec_fsync(fd):
+        events.append(('fsync', os.readlink(f'/proc/self/fd/{fd}'), os.fstat(fd).st_size)); return fsync(fd)
+    def rec_move(src, dest):
+        events.append(('move', str(src), (root/LEDGER).stat().st_size)); return move(src, dest)
+    monkeypatch.setattr(os, 'fsync', rec_fsync); monkeypatch.setattr(bc, 'move_new', rec_move)
+    apply_clean({'black/a.jpg': DELETE, 'grizzly/a.jpg': 'teddy'}, root)
+    undo_clean(root)
+    moves = [i for i, e in enumerate(events) if e[0] == 'move']
+    assert len(moves) == 4, events
+    for i in moves:
+        prev = [e for e in events[:i] if e[0] == 'fsync' and e[1] == str((root/LEDGER).resolve())]
+        assert prev and prev[-1][2] == events[i][2], events  # the last ledger fsync covered everything the ledger holds now

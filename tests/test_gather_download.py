@@ -294,3 +294,15 @@ def test_resume_moved_dataset(server, tmp_path):
     (tmp_path / 'ds').rename(tmp_path / 'moved')
     rows = download_images(urls, tmp_path / 'moved' / 'black', allow_private=True)
     assert [r['status'] for r in rows] == ['skipped', 'skipped'] and hits['/ok/a.jpg'] == 1
+
+
+def test_hostile_folder_labels(tmp_path):
+    "Class names from a source folder's class folders are checked too: a folder named with a shell metacharacter or a newline is refused before anything is copied"
+    from bear_lib.gather import import_folder, FolderSource
+    from bear_lib.testing import toy_dataset
+    for bad in ('bad$name', 'two\nlines', 'semi;colon'):
+        src = toy_dataset(tmp_path / f'src{len(bad)}')
+        (src / 'black').rename(src / bad)
+        with pytest.raises(ValueError, match="can't be a class name"): import_folder(src, tmp_path / 'dest')
+        with pytest.raises(ValueError, match="can't be a class name"): FolderSource(src).labels()
+    assert not (tmp_path / 'dest').exists()

@@ -85,3 +85,22 @@ def test_exif_upright_in_training_and_inference(tmp_path):
     Learner(dls, nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 2))).export(tmp_path / 'm.pkl')
     learn = load_learner(tmp_path / 'm.pkl')  # the pickled export refers to bear_lib.data.BearImage
     assert (learn.dls.test_dl([fn]).one_batch()[0] == x_train).all()
+
+
+def test_photo_formats_accepted(tmp_path):
+    "Every photo format on the list is read, as upright RGB of the right size and colour: WebP, BMP, TIFF (8- and 16-bit), MPO, GIF, PNG, JPEG"
+    import numpy as np
+    im = Image.new('RGB', (80, 60), (200, 40, 10))
+    for fmt, kw in [('WEBP', dict(lossless=True)), ('BMP', {}), ('TIFF', {}), ('GIF', {}), ('PNG', {}), ('JPEG', dict(quality=95))]:
+        fn = tmp_path/f'x.{fmt.lower()}'; im.save(fn, fmt, **kw)
+        out = load_image(fn)
+        assert (out.mode, out.size) == ('RGB', (80, 60)), fmt
+        assert np.abs(np.asarray(out, int)[30, 40] - (200, 40, 10)).max() <= 12, (fmt, out.getpixel((40, 30)))
+        assert verify_image(fn, min_side=32) is None, fmt
+    im.save(tmp_path/'x.mpo', 'MPO', save_all=True, append_images=[Image.new('RGB', (80, 60), (0, 0, 255))])
+    with Image.open(tmp_path/'x.mpo') as m: assert m.format == 'MPO'
+    out = load_image(tmp_path/'x.mpo')  # the first frame
+    assert out.size == (80, 60) and np.abs(np.asarray(out, int)[30, 40] - (200, 40, 10)).max() <= 12
+    Image.fromarray(np.full((60, 80), 40000, np.uint16)).save(tmp_path/'x16.tif')  # 16-bit grey
+    out = load_image(tmp_path/'x16.tif')
+    assert out.mode == 'RGB' and abs(out.getpixel((40, 30))[0] - round(40000 / 65535 * 255)) <= 1

@@ -378,9 +378,9 @@ def import_folder(src, # a folder of class folders
     dirs = class_folders(src)
     if classes is not None: dirs = dirs.filter(lambda d: d.name in classes)
     if not dirs: raise FileNotFoundError(f"{src} has no class folders: expected e.g. {src}/grizzly/*.jpg")
+    dirs.attrgot('name').map(check_label)  # every class name checked before the first copy
     rows = L()
     for d in dirs:
-        check_label(d.name)
         fns = L(sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS))[:n_per_class]
         for fn in fns:
             out = dest/d.name/fn.name
