@@ -342,12 +342,15 @@ def test_ledger_row_on_disk_before_each_move(tmp_path, monkeypatch):
     def rec_fsync(fd):
         events.append(('fsync', os.readlink(f'/proc/self/fd/{fd}'), os.fstat(fd).st_size)); return fsync(fd)
     def rec_move(src, dest):
-        events.append(('move', str(src), (root/LEDGER).stat().st_size)); return move(src, dest)
+        last = read_jsonl(root/LEDGER)[-1]  # the row of this very move is already in the ledger
+        events.append(('move', (last['src'], Path(src).relative_to(root).as_posix()), (root/LEDGER).stat().st_size))
+        return move(src, dest)
     monkeypatch.setattr(os, 'fsync', rec_fsync); monkeypatch.setattr(bc, 'move_new', rec_move)
     apply_clean({'black/a.jpg': DELETE, 'grizzly/a.jpg': 'teddy'}, root)
     undo_clean(root)
     moves = [i for i, e in enumerate(events) if e[0] == 'move']
     assert len(moves) == 4, events
     for i in moves:
+        assert events[i][1][0] == events[i][1][1], events[i]
         prev = [e for e in events[:i] if e[0] == 'fsync' and e[1] == str((root/LEDGER).resolve())]
         assert prev and prev[-1][2] == events[i][2], events  # the last ledger fsync covered everything the ledger holds now
