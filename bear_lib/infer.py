@@ -86,19 +86,29 @@ class OnnxNet:
     "An ONNX file on ONNX Runtime with its preprocessing: RGB images in, the network's outputs (numpy) out"
     def __init__(self, fname, # an ONNX file whose one input is a batch of images
                  pre:dict, # its preprocessing, for `preprocess`
-                 threads:int=None # intra-op threads (default: `$OMP_NUM_THREADS`, else ONNX Runtime's choice)
+                 threads:int=None, # intra-op threads (default: `$OMP_NUM_THREADS`, else ONNX Runtime's choice)
+                 spin:bool=False # let idle intra-op threads spin-wait for work (faster alone, slower on cores shared with other work)
                 ):
         import onnxruntime as ort
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads or int(os.environ.get('OMP_NUM_THREADS') or 0)
+        so.add_session_config_entry('session.intra_op.allow_spinning', '1' if spin else '0')
         self.fname,self.pre = Path(fname),pre
         self.sess = ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
         self.input = self.sess.get_inputs()[0].name
 
     def __call__(self, ims # RGB PIL images
                 ) -> np.ndarray:
-        "The outputs for `ims`, one row per image"
-        return self.sess.run(None, {self.input: np.stack([preprocess(im, self.pre) for im in ims])})[0]
+        "The outputs for `ims`, one row per image: preprocessed in the caller's thread, then the network in its turn"
+        x = np.stack([preprocess(im, self.pre) for im in ims])
+        return _turns().submit(self.sess.run, None, {self.input: x}).result()[0]
+
+@functools.cache
+def _turns():
+    "One thread that runs this process's ONNX forward passes one at a time, first come first served"
+    from concurrent.futures import ThreadPoolExecutor
+    return ThreadPoolExecutor(1, thread_name_prefix='bear_onnx')
+os.register_at_fork(after_in_child=_turns.cache_clear)  # a forked child gets its own thread, not its parent's dead one
 
 def zero_shot_onnx() -> Path:
     "The ImageNet MobileNetV2 (softmax included) as ONNX in `cache_dir()`, built once with torch"

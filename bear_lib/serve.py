@@ -4,7 +4,8 @@
 
 # %% ../nbs/08_serve.ipynb #sv004
 from __future__ import annotations
-import inspect, os, random, threading, time, warnings
+import inspect, os, random, time, warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
@@ -106,7 +107,8 @@ def _answer_one(st, data:bytes) -> Prediction:
     from bear_lib.infer import answer, load_image
     t = time.perf_counter()
     im = load_image(data, **st.image_kw)
-    with st.lock: a = answer(st.model, [im])[0]  # one forward pass at a time per worker: parallelism comes from workers
+    if getattr(st.model, 'backend', None) == 'onnx': a = answer(st.model, [im])[0]  # preprocessing here; the network in its turn (`OnnxNet`)
+    else: a = st.turns.submit(answer, st.model, [im]).result()[0]  # PyTorch: one answer at a time, first come first served
     lat = time.perf_counter() - t
     rt = route(a, st.rollout, st.sample_pct, st.rng)
     try: row = st.log.record(a, data, 'service', st.model_id, lat, rt)
@@ -154,7 +156,7 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
     async def lifespan(app):
         st = app.state
         st.model = _load(model, backend)
-        st.model_id, st.lock = model_id(st.model), threading.Lock()
+        st.model_id, st.turns = model_id(st.model), ThreadPoolExecutor(1, thread_name_prefix='bear_torch')
         st.image_kw = {} if max_pixels is None else dict(max_pixels=max_pixels)
         st.log = PredictionLog(log, photos, review_photos)
         st.rollout, st.sample_pct, st.rng = mode, pct, random.Random(seed)  # Random's draws are thread-safe
@@ -162,6 +164,7 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
             warnings.warn("Photos that go to review can't be kept: name a folder every replica shares (--review-photos, $BEAR_REVIEW_PHOTOS).")
         yield
         st.log.close()
+        st.turns.shutdown()
     app = FastAPI(title='bear_lib', summary='Black, grizzly or teddy bear? One photo in, one answer out.', lifespan=lifespan)
 
     @app.exception_handler(Exception)
