@@ -33,8 +33,10 @@ def card_html(card:dict, # `model.card`
     rows = [('Model', e(str(card.get('name', '?')))), ('Which', which), ('Classes', e(', '.join(map(str, card.get('vocab', []))))),
             ('Error rate', err), ('Trained', e(str(card.get('trained_at') or 'never (zero-shot)')))]
     if card.get('arch'): rows.append(('Architecture', e(str(card['arch']))))
+    far = card.get('ood') or {}
     rows.append(('Answers', f"only when the model is at least {conf:.0%} sure" +
-                 (f" and an ImageNet model gives our classes at least {ood:.1%}" if card.get('imagenet') or kind == 'zero-shot' else '')))
+                 (f" and the photo is as near the photos it learned from as {far.get('quantile', 0):.0%} of held-out photos of its classes" if far else
+                  f" and an ImageNet model gives our classes at least {ood:.1%}" if card.get('imagenet') or kind == 'zero-shot' else '')))
     body = ''.join(f'<tr><th style="text-align:left;padding-right:1em">{k}</th><td>{v}</td></tr>' for k,v in rows)
     return f'<details class="bear-card" open><summary><b>Model card</b></summary><table>{body}</table></details>'
 

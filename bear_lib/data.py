@@ -68,10 +68,11 @@ class ShiftAug(RandTransform):
                  min_bright:float=0.25, # darkest brightness factor
                  max_shrink:int=8 # largest factor to shrink by before enlarging back
                 ):
-        store_attr(); super().__init__(p=1.)
+        super().__init__(p=1.)  # `RandTransform.p` decides whether the whole transform runs on a batch: always; each shift draws its own
+        store_attr('min_bright,max_shrink'); self.each = p  # not `self.p`, which `RandTransform` owns
     def encodes(self, x:TensorImage):
         n,_,h,w = x.shape
-        pick = lambda: (torch.rand(n, 1, 1, 1, device=x.device) < self.p).float()
+        pick = lambda: (torch.rand(n, 1, 1, 1, device=x.device) < self.each).float()
         g = pick()
         x = x*(1-g) + g*(x*x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
         d = pick()

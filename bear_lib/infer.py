@@ -5,6 +5,7 @@
 # %% ../nbs/04_infer.ipynb #c003
 from __future__ import annotations
 import json, math, os, sys, warnings, functools, importlib.util, importlib.resources
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -13,11 +14,11 @@ from .core import sha256
 from .images import BadImage, load_image
 
 # %% auto #0
-__all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS',
-           'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet', 'zero_shot_onnx',
-           'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'calibrate', 'fit_temperature', 'BearModel', 'OnnxModel',
-           'load_model', 'Answer', 'decide', 'answer', 'answers_baseline', 'pick_ood_threshold', 'pick_conf_threshold',
-           'predict_files']
+__all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_K', 'OOD_QUANTILE', 'OOD_THRESHOLD', 'CONF_THRESHOLD',
+           'BASELINE_CONF_BINS', 'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet',
+           'zero_shot_onnx', 'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'calibrate', 'fit_temperature', 'unit',
+           'knn_distance', 'ood_threshold', 'embeddings', 'BearModel', 'OnnxModel', 'load_model', 'Answer', 'decide',
+           'answer', 'answers_baseline', 'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
 
 # %% ../nbs/04_infer.ipynb #c011
 IMAGENET_BEARS = {'black': 'American black bear', 'grizzly': 'brown bear', 'teddy': 'teddy'}
@@ -97,11 +98,16 @@ class OnnxNet:
         self.sess = ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
         self.input = self.sess.get_inputs()[0].name
 
+    def run(self, ims # RGB PIL images
+           ) -> list:
+        "Every output of the network for `ims`, one row per image: preprocessed in the caller's thread, then the network in its turn"
+        x = np.stack([preprocess(im, self.pre) for im in ims])
+        return _turns().submit(self.sess.run, None, {self.input: x}).result()
+
     def __call__(self, ims # RGB PIL images
                 ) -> np.ndarray:
-        "The outputs for `ims`, one row per image: preprocessed in the caller's thread, then the network in its turn"
-        x = np.stack([preprocess(im, self.pre) for im in ims])
-        return _turns().submit(self.sess.run, None, {self.input: x}).result()[0]
+        "The first output for `ims`, one row per image"
+        return self.run(ims)[0]
 
 @functools.cache
 def _turns():
@@ -153,7 +159,16 @@ def _backend(backend:str=None) -> str:
     return ('onnx' if _has_ort() else 'torch') if b == 'auto' else b
 
 class _Classifier:
-    "What the models share: `predict` on top of their own `probs`"
+    "What the models share: `predict` on top of their own `probs`, and the training photos' embeddings an export may have"
+    ood,bank = None,None
+    def _load_bank(self, side:Path):
+        "Load the embeddings of the training photos that the sidecar `side` names (`card['ood']`), if it names any"
+        self.ood = self.card.get('ood') or None
+        if not self.ood: return
+        f = side.with_name(Path(self.ood['file']).name)  # beside the sidecar, whatever path it says
+        if not f.is_file() or sha256(f) != self.ood.get('sha256'):
+            raise ValueError(f"{f.name} is missing, or isn't the file {side.name} describes: export the model again with `bear_train`.")
+        self.bank = np.load(f, allow_pickle=False).astype(np.float32)
     def predict(self, img # a path, bytes or PIL image
                ):
         "(label, index, probabilities) for one image, as `Learner.predict` returns them"
@@ -207,12 +222,58 @@ def fit_temperature(p, # held-out class probabilities, n × classes
     nll = [-np.log(np.clip(calibrate(p, t)[np.arange(len(y)), y], 1e-12, None)).mean() for t in grid]
     return round(float(grid[int(np.argmin(nll))]), 3)
 
+# %% ../nbs/04_infer.ipynb #q-far
+OOD_K, OOD_QUANTILE = 5, 0.99  # the k-th nearest training photo; the share of held-out photos of our classes kept as in domain
+
+def unit(x) -> np.ndarray:
+    "The rows of `x` scaled to length 1 (float32)"
+    x = np.asarray(x, np.float32)
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+def knn_distance(q, # unit-length embeddings of photos, n × d
+                 bank, # unit-length embeddings of the training photos, m × d
+                 k:int=OOD_K, # the k-th nearest training photo counts
+                 loo:bool=False # `q` is `bank`: leave each photo out of its own neighbours
+                ) -> np.ndarray: # n distances, from 0 (the same direction) to 2
+    "Cosine distance from each photo to its `k`-th nearest training photo: large for photos unlike any the model learned from"
+    s = np.asarray(q, np.float32) @ np.asarray(bank, np.float32).T
+    if loo: np.fill_diagonal(s, -np.inf)
+    k = max(1, min(k, s.shape[1] - int(loo)))
+    return 1 - np.partition(s, -k, axis=1)[:, -k]
+
+def ood_threshold(bank, # unit-length embeddings of the training photos
+                  held=None, # unit-length embeddings of held-out photos of the same classes (e.g. the validation set)
+                  k:int=OOD_K, # as in `knn_distance`
+                  q:float=OOD_QUANTILE # share of those photos to keep in domain
+                 ) -> float:
+    "The distance beyond which a photo is out of domain: the `q` quantile of the distances of photos of our classes the bank doesn't hold"
+    if len(bank) < 2: raise ValueError("At least 2 training photos are needed to measure how far apart photos of these classes are.")
+    d = knn_distance(bank, bank, k, loo=True)
+    if held is not None and len(held): d = np.concatenate([d, knn_distance(held, bank, k)])
+    return float(np.quantile(d, q))
+
 # %% ../nbs/04_infer.ipynb #c017
 def _check_versions(card:dict, now:dict, name:str):
     "Warn when the libraries in `now` differ from those `card` was trained with"
     then = card.get('versions', {})
     diff = {k: (then[k], v) for k,v in now.items() if k in then and then[k] != v}
     if diff: warnings.warn(f"{name} was trained with other library versions (then, now): {diff}; predictions may differ.")
+
+@contextmanager
+def embeddings(model, # a fastai vision model, `Sequential(body, head)`; else any classifier ending in a linear layer
+               numpy:bool=True # collect numpy arrays; else the tensors themselves (for the ONNX export)
+              ):
+    "A list that collects, for each batch `model` runs meanwhile, its embedding: the body's output averaged over the image (n × d)"
+    import torch
+    out = []
+    keep = (lambda t: t.detach().float().cpu().numpy()) if numpy else (lambda t: t)
+    body = model[0] if isinstance(model, torch.nn.Sequential) and len(model) == 2 else None
+    if body is not None: h = body.register_forward_hook(lambda m, i, o: out.append(keep(o.mean((2, 3)) if o.dim() == 4 else o.flatten(1))))
+    else:  # another shape of model: what its last linear layer reads
+        lin = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        h = lin.register_forward_pre_hook(lambda m, i: out.append(keep(i[0].flatten(1))))
+    try: yield out
+    finally: h.remove()
 
 def _imagenet_map(card:dict, vocab) -> dict:
     "Class → ImageNet category for the out-of-domain check: the sidecar's, else ours when ImageNet knows every class"
@@ -245,17 +306,21 @@ class BearModel(_Classifier):
         # validation-mode transforms: a loaded export's pipelines have no split_idx until their DataLoader runs, which sets 1 again
         self._after_item.split_idx = self._after_batch.split_idx = 1
         self.learn.model.eval()
-        if self.imagenet_map: imagenet_net()
+        self._load_bank(side)
+        if self.imagenet_map and self.bank is None: imagenet_net()
 
     def probs(self, ims, # RGB PIL images
-              imagenet:bool=False # also return the ImageNet probabilities (n × 1000), None when the classes aren't ImageNet's
+              imagenet:bool=False, # also return the ImageNet probabilities (n × 1000), None when the classes aren't ImageNet's
+              far:bool=False # instead, also return each photo's `knn_distance` to the training photos (the export must have them)
              ):
         "Class probabilities (n × classes, numpy) of `ims`, preprocessed as the export's validation set"
         import torch
         from fastai.vision.core import PILImage
         xs = [self._after_item((PILImage(im),))[0] for im in ims]
         x = self._after_batch((torch.stack(xs),))[0].as_subclass(torch.Tensor)  # a plain tensor through the model: no fastai dispatch per layer
-        with torch.inference_mode(): p = calibrate(self.learn.loss_func.activation(self.learn.model(x)).numpy(), self.card.get('temperature'))
+        with torch.inference_mode(), embeddings(self.learn.model) as emb:
+            p = calibrate(self.learn.loss_func.activation(self.learn.model(x)).numpy(), self.card.get('temperature'))
+        if far: return p, knn_distance(unit(emb[0]), self.bank, self.ood['k'])
         if not imagenet: return p
         return p, (imagenet_probs(ims, 'torch') if self.imagenet_map else None)
 
@@ -280,13 +345,19 @@ class OnnxModel(_Classifier):
         _check_versions(self.card, dict(pillow=PIL.__version__, numpy=np.__version__, onnxruntime=onnxruntime.__version__), self.fname.name)
         self.imagenet_map = _imagenet_map(self.card, self.vocab)
         self.net = OnnxNet(self.fname, self.card['preprocess'])
-        if self.imagenet_map: imagenet_onnx()  # loaded now, not on the first photo
+        self._load_bank(side)
+        if self.bank is not None and len(self.net.sess.get_outputs()) < 2:
+            raise ValueError(f"{self.fname.name} has no embeddings output for {side.name}'s out-of-domain check: export the model again with `bear_train`.")
+        if self.imagenet_map and self.bank is None: imagenet_onnx()  # loaded now, not on the first photo
 
     def probs(self, ims, # RGB PIL images
-              imagenet:bool=False # also return the ImageNet probabilities (n × 1000, from its ONNX), None when the classes aren't ImageNet's
+              imagenet:bool=False, # also return the ImageNet probabilities (n × 1000, from its ONNX), None when the classes aren't ImageNet's
+              far:bool=False # instead, also return each photo's `knn_distance` to the training photos (the export must have them)
              ):
         "Class probabilities (n × classes, numpy) of `ims`"
-        p = calibrate(self.net(ims), self.card.get('temperature'))
+        outs = self.net.run(ims)
+        p = calibrate(outs[0], self.card.get('temperature'))
+        if far: return p, knn_distance(unit(outs[1]), self.bank, self.ood['k'])
         if not imagenet: return p
         return p, (imagenet_probs(ims, 'onnx') if self.imagenet_map else None)
 
@@ -323,12 +394,14 @@ class Answer:
     text: str # the answer in words
     seen_as: str|None = None # ImageNet's top class when the photo doesn't look like our classes
     bear_mass: float|None = None # ImageNet probability of our classes
+    far: float|None = None # distance to the training photos (`knn_distance`), for a model that has them
+    unfamiliar: bool = False # refused because it is farther from the training photos than the model's threshold
     @property
     def sure(self): return self.label is not None
     @property
     def code(self) -> str:
         "The answer in one word, for tables and services: the class, 'not_sure' or 'not_a_bear'"
-        return self.label if self.sure else 'not_a_bear' if self.seen_as is not None else 'not_sure'
+        return self.label if self.sure else 'not_a_bear' if self.seen_as is not None or self.unfamiliar else 'not_sure'
 
 def _a(noun): return ('an ' if noun[0].lower() in 'aeiou' else 'a ') + noun
 
@@ -337,12 +410,17 @@ def decide(probs, # the model's class probabilities of one photo
            imagenet=None, # ImageNet's 1000 probabilities of the photo, if checked
            imagenet_map:dict=None, # class → ImageNet category name
            conf:float=CONF_THRESHOLD, # least probability to name a class
-           ood:float=OOD_THRESHOLD # least ImageNet probability of our classes
+           ood:float=OOD_THRESHOLD, # least ImageNet probability of our classes
+           far:float=None, # the photo's distance to the training photos (`knn_distance`), if the model has them
+           max_far:float=None # the distance beyond which a photo is out of domain (the export's `card['ood']['threshold']`)
           ) -> Answer:
     "An `Answer`: a class, 'not sure', or 'this looks like something else'"
     ps = {str(c): float(p) for c,p in zip(vocab, probs)}
     best = max(ps, key=ps.get)
     mass = None
+    if far is not None and max_far is not None and far > max_far:
+        return Answer(None, best, ps, f"This doesn't look like {' / '.join(ps)}: it is unlike the photos the model learned from. "
+                      "No answer.", far=far, unfamiliar=True)
     if imagenet is not None and imagenet_map:
         cats = imagenet_categories()
         ours = [cats.index(n) for n in imagenet_map.values()]
@@ -353,8 +431,8 @@ def decide(probs, # the model's class probabilities of one photo
                           f"{_a(cats[top])} ({float(imagenet[top]):.0%}). No answer.", cats[top], mass)
     if ps[best] < conf:
         ranked = sorted(ps.items(), key=lambda kv: -kv[1])
-        return Answer(None, best, ps, f"Not sure: {', '.join(f'{c} {p:.0%}' for c,p in ranked[:2])}. Try a clearer photo.", None, mass)
-    return Answer(best, best, ps, f'Prediction: {best}; Probability: {ps[best]:.04f}', None, mass)
+        return Answer(None, best, ps, f"Not sure: {', '.join(f'{c} {p:.0%}' for c,p in ranked[:2])}. Try a clearer photo.", None, mass, far)
+    return Answer(best, best, ps, f'Prediction: {best}; Probability: {ps[best]:.04f}', None, mass, far)
 
 def answer(model, # from `load_model`
            imgs, # photos: paths, bytes or PIL images
@@ -365,6 +443,10 @@ def answer(model, # from `load_model`
     imap, out = getattr(model, 'imagenet_map', {}), []
     for im in imgs:  # one photo per forward pass: on CPU that is faster than batches (bench/predict_files.py)
         im = im if isinstance(im, Image.Image) and im.mode == 'RGB' else load_image(im)
+        if getattr(model, 'bank', None) is not None:  # out of domain in feature space: one forward pass, any classes
+            p,d = model.probs([im], far=True)
+            out.append(decide(p[0], model.vocab, conf=conf, far=float(d[0]), max_far=model.ood['threshold']))
+            continue
         p,P = model.probs([im], imagenet=True)
         out.append(decide(p[0], model.vocab, None if P is None else P[0], imap, conf, ood))
     return out

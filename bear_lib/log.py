@@ -53,7 +53,8 @@ SOURCES = ('app', 'service', 'cli')
 def answer_word(a # an `Answer` from `bear_lib.infer.answer`
                ) -> str:
     "What `a` told the user in one word: its class, 'not sure' or 'not a bear'"
-    return a.label if a.label is not None else ('not a bear' if getattr(a, 'seen_as', None) else 'not sure')
+    if a.label is not None: return a.label
+    return 'not a bear' if getattr(a, 'seen_as', None) or getattr(a, 'unfamiliar', False) else 'not sure'
 
 def model_id(model # from `bear_lib.infer.load_model`
             ) -> str:

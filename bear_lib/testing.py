@@ -14,9 +14,9 @@ from PIL import Image
 from .core import sha256
 
 # %% auto #0
-__all__ = ['BIN', 'toy_dataset', 'snapshot', 'bomb_png', 'jpeg_bytes', 'odd_images', 'fake_upload', 'FileServer', 'fault_server',
-           'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'serve_cmd', 'start_app', 'start_serve',
-           'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels',
+__all__ = ['BIN', 'toy_dataset', 'snapshot', 'bomb_png', 'jpeg_bytes', 'odd_images', 'fake_upload', 'ood_images', 'FileServer',
+           'fault_server', 'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'serve_cmd', 'start_app',
+           'start_serve', 'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels',
            'launch_chromium', 'upload', 'wait_rows', 'mark_old', 'classify', 'trained_model', 'run_nb']
 
 # %% ../nbs/99_testing.ipynb #t004
@@ -93,6 +93,21 @@ def fake_upload(f, # a file path, or raw bytes
     data = f if isinstance(f, (bytes, bytearray)) else Path(f).read_bytes()
     return dict(name=name or Path(f).name, type=type, size=len(data) if size is None else size, content=memoryview(data),
                 last_modified=datetime.now(timezone.utc))
+
+# %% ../nbs/99_testing.ipynb #t016o
+def ood_images() -> dict:
+    "name → RGB image: the sample images scikit-image, scikit-learn and matplotlib ship (none is a bear): out-of-domain photos"
+    import skimage, sklearn, matplotlib
+    from bear_lib.images import load_image, BadImage
+    dirs = [Path(skimage.__file__).parent/'data', Path(sklearn.__file__).parent/'datasets'/'images',
+            Path(matplotlib.get_data_path())/'sample_data']
+    out = {}
+    for d in dirs:
+        for f in sorted(d.iterdir()):
+            if f.suffix.lower() not in ('.png', '.jpg', '.jpeg'): continue
+            try: out[f'{d.parent.name}/{f.name}'] = load_image(f)
+            except BadImage: pass  # e.g. a 16-bit or odd-mode sample the photo reader refuses: not a photo a user would send
+    return out
 
 # %% ../nbs/99_testing.ipynb #t018
 class _Handler(http.server.BaseHTTPRequestHandler):

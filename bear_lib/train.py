@@ -13,7 +13,7 @@ from .data import bear_dls, ShiftAug
 from .backbones import get_backbone
 
 # %% auto #0
-__all__ = ['imagenet_head', 'train', 'save_plots', 'dataset_hash', 'versions', 'onnx_preprocess', 'export_onnx',
+__all__ = ['imagenet_head', 'train', 'save_plots', 'dataset_hash', 'versions', 'onnx_preprocess', 'export_onnx', 'feature_bank',
            'validation_baseline', 'export_model']
 
 # %% ../nbs/02_train.ipynb #c005
@@ -122,15 +122,20 @@ def onnx_preprocess(dls:DataLoaders) -> dict:
     return pre
 
 class _Probs(nn.Module):
-    "A classifier followed by its output activation, so that the ONNX file gives probabilities"
-    def __init__(self, net, act): super().__init__(); self.net,self.act = net,act
-    def forward(self, x): return self.act(self.net(x))
+    "A classifier followed by its output activation, so that the ONNX file gives probabilities (and, if asked, the embeddings)"
+    def __init__(self, net, act, features=False): super().__init__(); self.net,self.act,self.features = net,act,features
+    def forward(self, x):
+        if not self.features: return self.act(self.net(x))
+        from bear_lib.infer import embeddings
+        with embeddings(self.net, numpy=False) as got: y = self.net(x)  # the embedding, as it is on PyTorch
+        return self.act(y), got[0]
 
 def export_onnx(net:nn.Module, # a classifier of RGB images
                 fname, # the ONNX file to write
                 size:int, # its input's side in pixels
                 act=None, # the output activation (default: softmax over the classes)
-                opset:int=17 # the ONNX opset
+                opset:int=17, # the ONNX opset
+                features:bool=False # a second output, `features`: the embedding `bear_lib.infer.embeddings` takes (for the out-of-domain check)
                ):
     "Write `net` and `act` as ONNX to `fname`: a batch (`n`×3×`size`×`size`) of normalised images in, probabilities out"
     was = net.training
@@ -138,35 +143,57 @@ def export_onnx(net:nn.Module, # a classifier of RGB images
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter('ignore')  # the TorchScript-based exporter warns that it is deprecated; it is the one that matches to 1e-7
-            torch.onnx.export(_Probs(net, act or partial(torch.softmax, dim=1)), torch.zeros(1, 3, size, size), str(fname), dynamo=False,
-                              opset_version=opset, input_names=['image'], output_names=['probs'],
-                              dynamic_axes={'image': {0: 'n'}, 'probs': {0: 'n'}})
+            outs = ['probs'] + (['features'] if features else [])
+            torch.onnx.export(_Probs(net, act or partial(torch.softmax, dim=1), features), torch.zeros(1, 3, size, size), str(fname),
+                              dynamo=False, opset_version=opset, input_names=['image'], output_names=outs,
+                              dynamic_axes={'image': {0: 'n'}, **{o: {0: 'n'} for o in outs}})
     finally: net.train(was)
 
 # %% ../nbs/02_train.ipynb #c020e
 class _LearnerAnswers:
-    "A trained `Learner` behind the interface `bear_lib.infer.answer` calls (`vocab`, `imagenet_map`, `probs`)"
-    def __init__(self, learn, imagenet_map, T=None): self.learn,self.vocab,self.imagenet_map,self.T = learn,learn.dls.vocab,imagenet_map,T
-    def probs(self, ims, imagenet=False):
-        from bear_lib.infer import imagenet_probs, calibrate
-        with self.learn.no_bar(), self.learn.no_logging(): p = calibrate(self.learn.get_preds(dl=self.learn.dls.test_dl(ims))[0].numpy(), self.T)
+    "A trained `Learner` behind the interface `bear_lib.infer.answer` calls (`vocab`, `imagenet_map`, `bank`, `ood`, `probs`)"
+    def __init__(self, learn, imagenet_map, T=None, bank=None, ood=None):
+        self.learn,self.vocab,self.imagenet_map,self.T,self.bank,self.ood = learn,learn.dls.vocab,imagenet_map,T,bank,ood
+    def probs(self, ims, imagenet=False, far=False):
+        from bear_lib.infer import imagenet_probs, calibrate, embeddings, knn_distance, unit
+        with self.learn.no_bar(), self.learn.no_logging(), embeddings(self.learn.model) as emb:
+            p = calibrate(self.learn.get_preds(dl=self.learn.dls.test_dl(ims))[0].numpy(), self.T)
+        if far: return p, knn_distance(unit(np.concatenate(emb)), self.bank, self.ood['k'])
         return (p, imagenet_probs(ims, 'torch') if self.imagenet_map else None) if imagenet else p
 
+def feature_bank(learn:Learner, # a trained learner
+                 k:int=None, # the k-th nearest training photo counts (default: `bear_lib.infer.OOD_K`)
+                 q:float=None # share of held-out photos of our classes kept in domain (default: `bear_lib.infer.OOD_QUANTILE`)
+                ) -> tuple: # (embeddings of the training photos, n × d float16; the card's `ood` entry)
+    "The training photos' embeddings and the out-of-domain threshold `ood_threshold` picks with them and the validation photos"
+    from bear_lib.infer import embeddings, unit, ood_threshold, OOD_K, OOD_QUANTILE
+    k,q = k or OOD_K, q or OOD_QUANTILE
+    def emb(items):  # under the validation transforms, as the model sees a photo it answers
+        with learn.no_bar(), learn.no_logging(), embeddings(learn.model) as e: learn.get_preds(dl=learn.dls.test_dl(items))
+        return unit(np.concatenate(e))
+    bank = emb(learn.dls.train_ds.items).astype(np.float16)  # half the file; the threshold is measured on what is stored
+    held = emb(learn.dls.valid_ds.items) if len(learn.dls.valid_ds) else None
+    thr = ood_threshold(bank.astype(np.float32), held, k, q)
+    return bank, dict(k=k, quantile=q, threshold=round(thr, 5), n_bank=len(bank), n_valid=0 if held is None else len(held))
+
 def validation_baseline(learn:Learner, # a trained learner
-                        T:float=None # its temperature (see `bear_lib.infer.calibrate`)
+                        T:float=None, # its temperature (see `bear_lib.infer.calibrate`)
+                        bank=None, # the training photos' embeddings, from `feature_bank`
+                        ood:dict=None # and the card's `ood` entry
                        ) -> dict:
     "The answers on `learn`'s validation photos, summarised by `answers_baseline`: what `bear_report` compares a log against"
     from bear_lib.infer import answer, answers_baseline, _imagenet_map
     imap = _imagenet_map({}, learn.dls.vocab)  # as the loaded export will check: ImageNet's bear classes when it knows every class
-    ans = answer(_LearnerAnswers(learn, imap, T), learn.dls.valid_ds.items)  # the app's decision, photo by photo
+    ans = answer(_LearnerAnswers(learn, imap, T, bank, ood), learn.dls.valid_ds.items)  # the app's decision, photo by photo
     return answers_baseline(ans, learn.dls.vocab, f'the validation set ({len(ans)} photos), with bear_lib.infer.answer')
 
 def export_model(learn:Learner, # a trained learner
                  fname='export.pkl', # where to save it; the ONNX file and the sidecar go to the same name with `.onnx` and `.json`
                  onnx:bool=True, # also write the ONNX file (skipped, with a warning, when a transform has no numpy version)
+                 ood:bool=True, # also write the training photos' embeddings (`.bank.npy`) for the out-of-domain check in feature space
                  test=None # a folder of class folders the model never trained on: its error rate and size go into the sidecar
                 ) -> Path: # the path of the sidecar
-    "Export `learn` with `Learner.export`, as ONNX, and a JSON sidecar describing the model; all three or none"
+    "Export `learn` with `Learner.export`, as ONNX, its feature bank, and a JSON sidecar describing the model; all or none"
     fname = Path(fname).absolute()
     fname.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(getattr(learn, 'bear_meta', {}))
@@ -183,11 +210,13 @@ def export_model(learn:Learner, # a trained learner
         from bear_lib.evaluate import evaluate_folder, error_summary
         s = error_summary(evaluate_folder(_LearnerAnswers(learn, {}, card['temperature']), test))
         card.update(test_error_rate=s['error_rate'], n_test=s['n'], test_ci95=s['ci95'], test_dataset=Path(test).resolve().name)
-    card['baseline'] = validation_baseline(learn, card['temperature'])
+    bank,card['ood'] = feature_bank(learn) if ood and len(learn.dls.train_ds) >= 2 else (None, None)
+    card['baseline'] = validation_baseline(learn, card['temperature'], bank, card['ood'])
     if onnx:
         try: card['preprocess'] = onnx_preprocess(learn.dls)
         except ValueError as e: warnings.warn(f"No ONNX file for this model ({e}); it runs on PyTorch."); onnx = False
-    outs = [fname] + ([fname.with_suffix('.onnx')] if onnx else []) + [fname.with_suffix('.json')]
+    bankf = fname.with_suffix('.bank.npy')
+    outs = [fname] + ([fname.with_suffix('.onnx')] if onnx else []) + ([bankf] if bank is not None else []) + [fname.with_suffix('.json')]
     tmps = {}
     try:
         for f in outs:
@@ -196,8 +225,11 @@ def export_model(learn:Learner, # a trained learner
         try: learn.export(Path(tmps[fname]))
         except BaseException: learn.dls,learn.opt = dls,opt; raise  # `Learner.export` empties them while it saves and doesn't restore them when saving fails
         if onnx:
-            export_onnx(learn.model, tmps[outs[1]], card['preprocess']['size'], learn.loss_func.activation)
+            export_onnx(learn.model, tmps[outs[1]], card['preprocess']['size'], learn.loss_func.activation, features=bank is not None)
             card['onnx'] = dict(file=outs[1].name, sha256=sha256(tmps[outs[1]]))
+        if bank is not None:
+            with open(tmps[bankf], 'wb') as f: np.save(f, bank, allow_pickle=False)
+            card['ood'] = dict(file=bankf.name, sha256=sha256(tmps[bankf]), **card['ood'])
         Path(tmps[outs[-1]]).write_text(json.dumps(card, indent=2))
         for f in outs: os.replace(tmps[f], f)  # only now, all complete: the sidecar last
     finally:

@@ -149,7 +149,7 @@ def test_serving_onnx_imports_no_torch(trained, bears, tmp_path):
         assert not r['torch'] and not r['fastai'], r
 
 def test_failed_export_keeps_previous_model(bears, tmp_path, monkeypatch):
-    "An export that fails half-way (a torn pickle, a failing ONNX step) leaves the previous pkl, onnx and json as they were"
+    "An export that fails half-way (a torn pickle, a failing ONNX step) leaves the previous pkl, onnx, feature bank and json as they were"
     import torch
     from fastai.vision.all import vision_learner, error_rate
     import bear_lib.train as bt
@@ -161,7 +161,7 @@ def test_failed_export_keeps_previous_model(bears, tmp_path, monkeypatch):
     tmp_path = tmp_path/'out'; tmp_path.mkdir()
     out = tmp_path/'export.pkl'
     bt.export_model(learn, out)
-    names = ['export.pkl', 'export.onnx', 'export.json']
+    names = ['export.pkl', 'export.onnx', 'export.bank.npy', 'export.json']
     before = {n: (tmp_path/n).read_bytes() for n in names}
     save = torch.save
     def torn_save(obj, f, *args, **kwargs):

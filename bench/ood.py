@@ -1,0 +1,69 @@
+"""Out of domain in feature space, for any classes: how many photos of other things a trained model refuses, and how many of its
+own classes' photos it wrongly refuses, on photos no fold model trained on.
+
+k-fold stratified cross-validation (seed 42) of `bear_train`'s default recipe on the sample bears. Each fold's model gets the
+feature bank `export_model` would store (`bear_lib.train.feature_bank`: the training photos' embeddings), with its threshold
+picked from the training photos alone (each left out of its own neighbours: the held-out fold is what is measured). Then, with the
+app's decision (`bear_lib.infer.answer`, no temperature): the held-out bears refused ("not a bear" from the feature-space check, and
+in all, with "not sure"), and the out-of-domain images (those scikit-image, scikit-learn and matplotlib ship) refused.
+`--rename` runs the same on a copy whose classes are called `alpha`, `beta`, `gamma`: names ImageNet doesn't have, so the recipe
+falls back to fastai's `fine_tune` with a new head, and no ImageNet check is possible; the feature-space one still is.
+For the bears, the ImageNet check (`OOD_THRESHOLD` on ImageNet's probability of our classes), as the model had it before, is
+printed beside it. Prints ratio=<OOD refused share / bears wrongly refused share> (feature-space check) last.
+
+    OMP_NUM_THREADS=2 python bench/ood.py [--images ../shared/data/bears] [--folds 5] [--rename] [--k 5] [--q 0.99]
+"""
+import argparse, shutil, tempfile, time, warnings
+from pathlib import Path
+import numpy as np, torch
+from bear_lib.evaluate import cross_validate
+from bear_lib.infer import answer, ImageNetBears, decide, knn_distance, unit, ood_threshold, embeddings, IMAGENET_BEARS
+from bear_lib.train import _LearnerAnswers
+from bear_lib.core import sample_bears
+from bear_lib.testing import ood_images
+
+warnings.filterwarnings('ignore')
+p = argparse.ArgumentParser()
+p.add_argument('--images', default=None); p.add_argument('--folds', type=int, default=5); p.add_argument('--rename', action='store_true')
+p.add_argument('--k', type=int, default=5); p.add_argument('--q', type=float, default=0.99)
+a = p.parse_args()
+torch.set_num_threads(2)
+t0 = time.time()
+src = Path(a.images) if a.images else sample_bears()
+path = src
+if a.rename:
+    path = Path(tempfile.mkdtemp(prefix='bench_ood_'))/'renamed'
+    for c,new in zip(sorted(IMAGENET_BEARS), ['alpha', 'beta', 'gamma']): shutil.copytree(src/c, path/new)
+ood = ood_images()
+ood_ims = list(ood.values())
+res = dict(bears=0, bears_unfamiliar=0, bears_refused=0, ood=0, ood_refused=0, bears_imagenet=0, ood_imagenet=0)
+zs = ImageNetBears() if not a.rename else None
+
+def on_fold(k, learn, held):
+    def emb(items):
+        with learn.no_bar(), learn.no_logging(), embeddings(learn.model) as e: learn.get_preds(dl=learn.dls.test_dl(items))
+        return unit(np.concatenate(e))
+    bank = emb(learn.dls.train_ds.items).astype(np.float16).astype(np.float32)
+    ood_cfg = dict(k=a.k, threshold=ood_threshold(bank, None, a.k, a.q))
+    m = _LearnerAnswers(learn, {}, None, bank, ood_cfg)
+    ab, ao = answer(m, held), answer(m, ood_ims)
+    res['bears'] += len(ab); res['ood'] += len(ao)
+    res['bears_unfamiliar'] += sum(x.unfamiliar for x in ab); res['bears_refused'] += sum(not x.sure for x in ab)
+    res['ood_refused'] += sum(not x.sure for x in ao)
+    if zs is not None:  # the ImageNet check the model had before, with the same model's probabilities
+        m0 = _LearnerAnswers(learn, dict(IMAGENET_BEARS), None)
+        res['bears_imagenet'] += sum(not x.sure for x in answer(m0, held)); res['ood_imagenet'] += sum(not x.sure for x in answer(m0, ood_ims))
+    print(f"fold {k}: threshold {ood_cfg['threshold']:.3f}, bank {len(bank)}; running totals {res} ({time.time()-t0:.0f} s)", flush=True)
+
+print(f"{a.folds}-fold CV of bear_train's default recipe on {path.name} ({'classes renamed alpha/beta/gamma' if a.rename else 'ImageNet class names'}), k={a.k}, quantile={a.q}")
+cross_validate(path, a.folds, on_fold=on_fold)
+r = res
+pct = lambda x, n: f"{x}/{n} = {x/n:.1%}"
+print(f"\nfeature-space check: bears refused as unfamiliar {pct(r['bears_unfamiliar'], r['bears'])}; "
+      f"bears refused in all (with 'not sure') {pct(r['bears_refused'], r['bears'])} (goal <= 3%); "
+      f"out-of-domain images refused {pct(r['ood_refused'], r['ood'])} (goal >= 90%)")
+if zs is not None:
+    print(f"ImageNet check (before): bears refused in all {pct(r['bears_imagenet'], r['bears'])}; out-of-domain images refused {pct(r['ood_imagenet'], r['ood'])}")
+print(f"total {time.time()-t0:.0f} s")
+fr = r['bears_refused'] / r['bears']
+print(f"ratio={(r['ood_refused']/r['ood']) / fr if fr else float('inf'):.2f}")
