@@ -166,8 +166,10 @@ class _Classifier:
         self.ood = self.card.get('ood') or None
         if not self.ood: return
         f = side.with_name(Path(self.ood['file']).name)  # beside the sidecar, whatever path it says
-        if not f.is_file() or sha256(f) != self.ood.get('sha256'):
-            raise ValueError(f"{f.name} is missing, or isn't the file {side.name} describes: export the model again with `bear_train`.")
+        if not f.is_file():
+            raise ValueError(f"{f.name} is missing: copy it beside {side.name} (`bear_train` writes it with the model), or export the model again with `bear_train`.")
+        if sha256(f) != self.ood.get('sha256'):
+            raise ValueError(f"{f.name} isn't the file {side.name} describes (another sha256): export the model again with `bear_train`.")
         self.bank = np.load(f, allow_pickle=False).astype(np.float32)
     def predict(self, img # a path, bytes or PIL image
                ):

@@ -101,9 +101,10 @@ def test_load_checks(trained, tmp_path):
     "Loading warns when the libraries differ from the sidecar's, and refuses files that are not exports"
     import shutil, pickle, warnings
     from bear_lib.infer import load_model
-    shutil.copy(trained, tmp_path/'m.pkl')
+    shutil.copy(trained, tmp_path/'m.pkl'); shutil.copy(trained.with_suffix('.bank.npy'), tmp_path/'m.bank.npy')
     card = json.loads(trained.with_suffix('.json').read_text())
     card['versions']['torch'] = '1.6.0'
+    card['ood']['file'] = 'm.bank.npy'
     (tmp_path/'m.json').write_text(json.dumps(card))
     with pytest.warns(UserWarning, match=r"other library versions.*torch.*1\.6\.0"): m = load_model(tmp_path/'m.pkl')
     assert list(m.vocab) == ['black', 'grizzly', 'teddy']

@@ -180,7 +180,7 @@ def test_missing_model_refused(tmp_path):
 def test_default_export_served_and_named(trained, tmp_path):
     "Without --model, `bear_serve` serves ./export.pkl when there is one (as its help says), and says which file it serves"
     import shutil, httpx
-    for ext in ('.pkl', '.onnx', '.json'): shutil.copy(trained.with_suffix(ext), tmp_path/f'export{ext}')
+    for ext in ('.pkl', '.onnx', '.bank.npy', '.json'): shutil.copy(trained.with_suffix(ext), tmp_path/f'export{ext}')
     p, url = start_serve('--log', tmp_path/'log.db', cwd=tmp_path, env={'BEAR_MODEL': None})
     try:
         card = httpx.get(f'{url}/model', timeout=60).json()
