@@ -5,7 +5,7 @@
 # %% ../nbs/04_infer.ipynb #c003
 from __future__ import annotations
 import json, math, os, sys, warnings, functools, importlib.util, importlib.resources
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -320,7 +320,7 @@ class BearModel(_Classifier):
         from fastai.vision.core import PILImage
         xs = [self._after_item((PILImage(im),))[0] for im in ims]
         x = self._after_batch((torch.stack(xs),))[0].as_subclass(torch.Tensor)  # a plain tensor through the model: no fastai dispatch per layer
-        with torch.inference_mode(), embeddings(self.learn.model) as emb:
+        with torch.inference_mode(), embeddings(self.learn.model) if far else nullcontext() as emb:
             p = calibrate(self.learn.loss_func.activation(self.learn.model(x)).numpy(), self.card.get('temperature'))
         if far: return p, knn_distance(unit(emb[0]), self.bank, self.ood['k'])
         if not imagenet: return p

@@ -155,15 +155,17 @@ class _LearnerAnswers:
     def __init__(self, learn, imagenet_map, T=None, bank=None, ood=None):
         self.learn,self.vocab,self.imagenet_map,self.T,self.bank,self.ood = learn,learn.dls.vocab,imagenet_map,T,bank,ood
     def probs(self, ims, imagenet=False, far=False):
+        from contextlib import nullcontext
         from bear_lib.infer import imagenet_probs, calibrate, embeddings, knn_distance, unit
-        with self.learn.no_bar(), self.learn.no_logging(), embeddings(self.learn.model) as emb:
+        with self.learn.no_bar(), self.learn.no_logging(), embeddings(self.learn.model) if far else nullcontext() as emb:
             p = calibrate(self.learn.get_preds(dl=self.learn.dls.test_dl(ims))[0].numpy(), self.T)
         if far: return p, knn_distance(unit(np.concatenate(emb)), self.bank, self.ood['k'])
         return (p, imagenet_probs(ims, 'torch') if self.imagenet_map else None) if imagenet else p
 
 def feature_bank(learn:Learner, # a trained learner
                  k:int=None, # the k-th nearest training photo counts (default: `bear_lib.infer.OOD_K`)
-                 q:float=None # share of held-out photos of our classes kept in domain (default: `bear_lib.infer.OOD_QUANTILE`)
+                 q:float=None, # share of held-out photos of our classes kept in domain (default: `bear_lib.infer.OOD_QUANTILE`)
+                 valid:bool=True # the validation photos join the held-out photos (cross-validation passes False: its validation fold is what it measures)
                 ) -> tuple: # (embeddings of the training photos, n × d float16; the card's `ood` entry)
     "The training photos' embeddings and the out-of-domain threshold `ood_threshold` picks with them and the validation photos"
     from bear_lib.infer import embeddings, unit, ood_threshold, OOD_K, OOD_QUANTILE
@@ -172,7 +174,7 @@ def feature_bank(learn:Learner, # a trained learner
         with learn.no_bar(), learn.no_logging(), embeddings(learn.model) as e: learn.get_preds(dl=learn.dls.test_dl(items))
         return unit(np.concatenate(e))
     bank = emb(learn.dls.train_ds.items).astype(np.float16)  # half the file; the threshold is measured on what is stored
-    held = emb(learn.dls.valid_ds.items) if len(learn.dls.valid_ds) else None
+    held = emb(learn.dls.valid_ds.items) if valid and len(learn.dls.valid_ds) else None
     thr = ood_threshold(bank.astype(np.float32), held, k, q)
     return bank, dict(k=k, quantile=q, threshold=round(thr, 5), n_bank=len(bank), n_valid=0 if held is None else len(held))
 

@@ -15,10 +15,10 @@ printed beside it. Prints ratio=<OOD refused share / bears wrongly refused share
 """
 import argparse, shutil, tempfile, time, warnings
 from pathlib import Path
-import numpy as np, torch
+import torch
 from bear_lib.evaluate import cross_validate
-from bear_lib.infer import answer, ImageNetBears, decide, knn_distance, unit, ood_threshold, embeddings, IMAGENET_BEARS
-from bear_lib.train import _LearnerAnswers
+from bear_lib.infer import answer, IMAGENET_BEARS
+from bear_lib.train import _LearnerAnswers, feature_bank
 from bear_lib.core import sample_bears
 from bear_lib.testing import ood_images
 
@@ -34,23 +34,17 @@ path = src
 if a.rename:
     path = Path(tempfile.mkdtemp(prefix='bench_ood_'))/'renamed'
     for c,new in zip(sorted(IMAGENET_BEARS), ['alpha', 'beta', 'gamma']): shutil.copytree(src/c, path/new)
-ood = ood_images()
-ood_ims = list(ood.values())
+ood_ims = list(ood_images().values())
 res = dict(bears=0, bears_unfamiliar=0, bears_refused=0, ood=0, ood_refused=0, bears_imagenet=0, ood_imagenet=0)
-zs = ImageNetBears() if not a.rename else None
 
 def on_fold(k, learn, held):
-    def emb(items):
-        with learn.no_bar(), learn.no_logging(), embeddings(learn.model) as e: learn.get_preds(dl=learn.dls.test_dl(items))
-        return unit(np.concatenate(e))
-    bank = emb(learn.dls.train_ds.items).astype(np.float16).astype(np.float32)
-    ood_cfg = dict(k=a.k, threshold=ood_threshold(bank, None, a.k, a.q))
+    bank, ood_cfg = feature_bank(learn, a.k, a.q, valid=False)  # as `export_model` stores it, but the threshold from the training photos alone
     m = _LearnerAnswers(learn, {}, None, bank, ood_cfg)
     ab, ao = answer(m, held), answer(m, ood_ims)
     res['bears'] += len(ab); res['ood'] += len(ao)
     res['bears_unfamiliar'] += sum(x.unfamiliar for x in ab); res['bears_refused'] += sum(not x.sure for x in ab)
     res['ood_refused'] += sum(not x.sure for x in ao)
-    if zs is not None:  # the ImageNet check the model had before, with the same model's probabilities
+    if not a.rename:  # the ImageNet check the model had before, with the same model's probabilities
         m0 = _LearnerAnswers(learn, dict(IMAGENET_BEARS), None)
         res['bears_imagenet'] += sum(not x.sure for x in answer(m0, held)); res['ood_imagenet'] += sum(not x.sure for x in answer(m0, ood_ims))
     print(f"fold {k}: threshold {ood_cfg['threshold']:.3f}, bank {len(bank)}; running totals {res} ({time.time()-t0:.0f} s)", flush=True)
@@ -62,7 +56,7 @@ pct = lambda x, n: f"{x}/{n} = {x/n:.1%}"
 print(f"\nfeature-space check: bears refused as unfamiliar {pct(r['bears_unfamiliar'], r['bears'])}; "
       f"bears refused in all (with 'not sure') {pct(r['bears_refused'], r['bears'])} (goal <= 3%); "
       f"out-of-domain images refused {pct(r['ood_refused'], r['ood'])} (goal >= 90%)")
-if zs is not None:
+if not a.rename:
     print(f"ImageNet check (before): bears refused in all {pct(r['bears_imagenet'], r['bears'])}; out-of-domain images refused {pct(r['ood_imagenet'], r['ood'])}")
 print(f"total {time.time()-t0:.0f} s")
 fr = r['bears_refused'] / r['bears']

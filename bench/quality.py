@@ -54,7 +54,7 @@ rows = []
 for s in ['', *shifts]:
     zz, tt = error_summary(z[z['shift'] == s]), error_summary(tr[tr['shift'] == s])
     rows.append((s or 'as they are', zz, tt))
-print(f"\n| {len(z[z['shift']==''])} photos, {a.folds}-fold CV | zero-shot | trained (default recipe) |\n|---|---|---|")
+print(f"\n| {len(z[z['shift']==''])} photos, {a.folds}-fold CV | zero-shot | trained (default recipe{' with ' + a.train if recipe else ''}) |\n|---|---|---|")
 for s,zz,tt in rows:
     f = lambda r: f"{r['error_rate']:.1%} ({r['errors']}; 95% CI {r['ci95'][0]:.1%}-{r['ci95'][1]:.1%})"
     print(f"| {s} | {f(zz)} | {f(tt)} |")

@@ -1,12 +1,12 @@
 "Out of domain in feature space: the export's bank of training-photo embeddings, for any classes, and a bank that isn't the export's"
 import json, shutil
 import numpy as np, pytest
-from bear_lib.infer import load_model, answer, BearModel, OnnxModel
+from bear_lib.infer import load_model, answer
 from bear_lib.testing import ood_images
 
-def test_trained_model_refuses_other_things(trained, bears, backend='onnx'):
+def test_trained_model_refuses_other_things(trained, bears):
     "The default export checks photos against its training photos' embeddings: the images packages ship are refused, bears aren't (PyTorch agrees: nbs/04_infer)"
-    m = load_model(trained, backend=backend)
+    m = load_model(trained, backend='onnx')
     assert m.bank is not None and m.card['ood']['n_bank'] == len(m.bank) and m.card['ood']['threshold'] > 0
     ood = answer(m, list(ood_images().values()))
     assert sum(a.unfamiliar for a in ood) / len(ood) >= 0.9, [a.text for a in ood if not a.unfamiliar]
