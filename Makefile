@@ -27,7 +27,7 @@ $(VENV)/.app: settings.ini setup.py constraints.txt
 	@$(PY) -c "import torch; print('torch', torch.__version__)"
 	touch $@
 
-# Everything the tests need on top: the dev extra (test tools, nbdev, the serve and lite0 extras) and Debian's Chromium
+# Everything the tests need on top: the dev extra (test tools, nbdev, the serve extra) and Debian's Chromium
 $(VENV)/.dev: $(VENV)/.app
 	command -v chromium >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql)  # the log's replica test

