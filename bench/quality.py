@@ -14,12 +14,11 @@ Prints ratio=<trained CV error / zero-shot CV error> last (goal <= 0.7).
     OMP_NUM_THREADS=2 nice -n 10 python bench/quality.py [--images /work/shared/data/bears] [--folds 5] [--oof-csv F] [--train JSON]
 """
 import argparse, json, time, warnings
-from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np
 import torch
 from fastprogress.fastprogress import progress_bar
-from bear_lib.evaluate import cross_validate, error_summary, model_probs, SHIFTS
-from bear_lib.infer import ImageNetBears, decide, calibrate, fit_temperature, IMAGENET_BEARS, imagenet_categories
+from bear_lib.evaluate import cross_validate, error_summary, SHIFTS
+from bear_lib.infer import ImageNetBears, decide, calibrate, fit_temperature, IMAGENET_BEARS
 from bear_lib.images import load_image
 from bear_lib.testing import ood_images
 from bear_lib.train import feature_bank, _LearnerAnswers
@@ -37,7 +36,6 @@ ood = ood_images()
 ood_names, ood_ims = list(ood), list(ood.values())
 zs = ImageNetBears()
 vocab = zs.vocab
-cats = imagenet_categories()
 ood_P = zs.probs(ood_ims, imagenet=True)[1]  # ImageNet's 1000 probabilities: what `decide`'s out-of-domain check reads
 ood_probs, far = {}, {}  # fold → the fold model's class probabilities of the OOD images; its distances (held-out bears, OOD images, threshold)
 def on_fold(k, learn, held):
