@@ -81,7 +81,11 @@ def test_handed_out_kernel_waits_for_its_page(tmp_path):
     try:
         log = lambda: p.log.read_text(errors='replace')
         t = time.time()
-        while log().count('is filled with') < 2 and time.time() - t < 180: time.sleep(0.5)  # refilled after wait_http's page
+        # the pool holds a kernel: filled since the last page that took one (wait_http's page may have taken the first one,
+        # or, when it came before the pool was filled, a kernel of its own: then no refill follows)
+        pooled = lambda: log().rfind('is filled with') > log().rfind('Using pre-heated kernel')
+        while not pooled() and time.time() - t < 180: time.sleep(0.5)
+        assert pooled(), log()[-3000:]
         time.sleep(30)  # the pooled kernel is idle for longer than the cull time
         urllib.request.urlopen(url, timeout=120).read()  # a page takes it; no browser connects
         kid = re.findall(r'Using pre-heated kernel: (\S+)', log())[-1]
