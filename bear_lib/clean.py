@@ -273,6 +273,12 @@ def oof_losses(fname, # out-of-fold predictions: a CSV with `file` and `loss` co
         if l == l: out[p] = float(l)
     return out
 
+def _oof_ranks(path, # the dataset
+               oof=None # a `bear_eval` CSV; default: `path/_oof.csv`
+              ) -> dict|None: # resolved path → out-of-fold loss; None when there is no CSV
+    "The out-of-fold losses to rank `path`'s photos by: `oof`, else `path/_oof.csv` when it exists"
+    return oof_losses(oof or path/OOF, path) if oof or (path/OOF).is_file() else None
+
 # %% ../nbs/03_clean.ipynb #c021
 def _dropdown(box) -> widgets.Dropdown: return first(box.children, risinstance(widgets.Dropdown))
 
@@ -294,7 +300,7 @@ class Cleaner(ImageClassifierCleaner):
         self.marks, self.path = {}, _data_path(learn, path)
         self.count, self.status, self.out = widgets.Label(), widgets.Label(), widgets.Output()
         _fw.display = display  # fastai's `widget` uses IPython's builtin `display`, missing outside IPython (scripts, pytest)
-        self.oof = oof_losses(oof or self.path/OOF, self.path) if oof or (self.path/OOF).is_file() else None
+        self.oof = _oof_ranks(self.path, oof)
         if self.oof is None: super().__init__(learn, **kwargs)
         else:  # fastai's `__init__` without its pass of the model over every photo: the out-of-fold losses rank them
             self.default = self.iw = ImagesCleaner(learn.dls.vocab, **kwargs)
@@ -399,9 +405,8 @@ def top_losses(learn:Learner, # a `Learner` whose `dls` hold the dataset's files
         for f,t,p,l in zip(dl.dataset.items, targs, probs, losses):
             rows.append(dict(file=Path(f).resolve().relative_to(path).as_posix(), split=split, label=dl.vocab[t],
                              predicted=dl.vocab[p.argmax()], probability=round(float(p.max()), 4), loss=round(float(l), 4), action=''))
-    df, by = pd.DataFrame(rows), ['loss']
-    if oof or (path/OOF).is_file():
-        ranks = oof_losses(oof or path/OOF, path)
+    df, by, ranks = pd.DataFrame(rows), ['loss'], _oof_ranks(path, oof)
+    if ranks is not None:
         df.insert(df.columns.get_loc('loss') + 1, 'oof_loss', [ranks.get((path/f).resolve(), float('nan')) for f in df.file])
         by = ['oof_loss', 'loss']
     return df.sort_values(by, ascending=False, na_position='last', ignore_index=True)

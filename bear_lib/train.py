@@ -151,16 +151,22 @@ def export_onnx(net:nn.Module, # a classifier of RGB images
     finally: net.train(was)
 
 # %% ../nbs/02_train.ipynb #c020e
+def _preds(learn, items, emb=False):
+    "Probabilities of `items` under the validation transforms, as the model sees a photo it answers; with `emb`, also their unit-length embeddings"
+    from contextlib import nullcontext
+    from bear_lib.infer import embeddings, unit
+    with learn.no_bar(), learn.no_logging(), embeddings(learn.model) if emb else nullcontext() as e:
+        p = learn.get_preds(dl=learn.dls.test_dl(items))[0].numpy()
+    return (p, unit(np.concatenate(e))) if emb else p
+
 class _LearnerAnswers:
     "A trained `Learner` behind the interface `bear_lib.infer.answer` calls (`vocab`, `imagenet_map`, `bank`, `ood`, `probs`)"
     def __init__(self, learn, imagenet_map, T=None, bank=None, ood=None):
         self.learn,self.vocab,self.imagenet_map,self.T,self.bank,self.ood = learn,learn.dls.vocab,imagenet_map,T,bank,ood
     def probs(self, ims, imagenet=False, far=False):
-        from contextlib import nullcontext
-        from bear_lib.infer import imagenet_probs, calibrate, embeddings, knn_distance, unit
-        with self.learn.no_bar(), self.learn.no_logging(), embeddings(self.learn.model) if far else nullcontext() as emb:
-            p = calibrate(self.learn.get_preds(dl=self.learn.dls.test_dl(ims))[0].numpy(), self.T)
-        if far: return p, knn_distance(unit(np.concatenate(emb)), self.bank, self.ood['k'])
+        from bear_lib.infer import imagenet_probs, calibrate, knn_distance
+        if far: p,e = _preds(self.learn, ims, emb=True); return calibrate(p, self.T), knn_distance(e, self.bank, self.ood['k'])
+        p = calibrate(_preds(self.learn, ims), self.T)
         return (p, imagenet_probs(ims, 'torch') if self.imagenet_map else None) if imagenet else p
 
 def feature_bank(learn:Learner, # a trained learner
@@ -169,11 +175,9 @@ def feature_bank(learn:Learner, # a trained learner
                  valid:bool=True # the validation photos join the held-out photos (cross-validation passes False: its validation fold is what it measures)
                 ) -> tuple: # (embeddings of the training photos, n × d float16; the card's `ood` entry)
     "The training photos' embeddings and the out-of-domain threshold `ood_threshold` picks with them and the validation photos"
-    from bear_lib.infer import embeddings, unit, ood_threshold, OOD_K, OOD_QUANTILE
+    from bear_lib.infer import ood_threshold, OOD_K, OOD_QUANTILE
     k,q = k or OOD_K, q or OOD_QUANTILE
-    def emb(items):  # under the validation transforms, as the model sees a photo it answers
-        with learn.no_bar(), learn.no_logging(), embeddings(learn.model) as e: learn.get_preds(dl=learn.dls.test_dl(items))
-        return unit(np.concatenate(e))
+    emb = lambda items: _preds(learn, items, emb=True)[1]
     bank = emb(learn.dls.train_ds.items).astype(np.float16)  # half the file; the threshold is measured on what is stored
     held = emb(learn.dls.valid_ds.items) if valid and len(learn.dls.valid_ds) else None
     thr = ood_threshold(bank.astype(np.float32), held, k, q)

@@ -5,14 +5,15 @@
 
 For each mode a fresh `bear_app` (zero-shot model): `--pool 1` (pre-heated, the shipped default) and `--pool 0` (a kernel is
 started and the notebook run when the page is opened), after one untimed warm-up page each. Each run opens a new page, uploads one photo as soon as the upload
-button shows, clicks Classify and stops the clock when the answer is shown. Between runs the pool is given time to refill.
+button shows, clicks Classify and stops the clock when the answer is shown. Before each run, the pool (if any) is refilled and
+the kernels idle.
 Last line: ratio=<pre-heated seconds / cold seconds> (median of the runs).
 
 `--clean`: seconds from opening the cleaning page (`bear_app --clean`) to its Apply button and first thumbnails, on a temporary
 copy of `--images`, with a model `bear_train`'s default recipe trains on the copy. Baseline: a cold kernel ranking by the model's
 own loss (the page's notebook runs every photo through the model when opened). Then a pre-heated kernel, without and with
 `_oof.csv` (2-fold out-of-fold predictions of the same recipe, as `bear_eval` writes them; the cleaner reads the losses instead
-of computing them). Before each pre-heated run, the pool is filled and its kernel idle. Last line: ratio=<pre-heated with _oof.csv / cold without>.
+of computing them). Before each run, as above, the pool is refilled and the kernels idle. Last line: ratio=<pre-heated with _oof.csv / cold without>.
 """
 import argparse, statistics, time
 from pathlib import Path
@@ -32,32 +33,8 @@ def first_answer(browser, url, photo):
     return secs
 
 def pool_fills(log) -> int:
-    "How often Voilà has said the kernel pool is filled: a pre-heated kernel has run the notebook"
+    "How often Voilà has said the kernel pool is filled: a pre-heated kernel has started (see `ready`)"
     return Path(log).read_text(errors='replace').count('is filled with')
-
-def bench(browser, pool, runs, photo):
-    import tempfile
-    p, url = start_app('--pool', pool, cwd=tempfile.mkdtemp())
-    try:
-        ts = []
-        for i in range(runs):
-            t = time.time()  # pre-heated: wait until the pool has a kernel that has run the notebook
-            while pool and pool_fills(p.log) < i + 1 and time.time() - t < 300: time.sleep(0.5)
-            time.sleep(2)
-            ts.append(first_answer(browser, url, photo))
-        return ts
-    finally: stop_app(p)
-
-def clean_open(browser, url):
-    "Seconds from opening the cleaning page to its Apply button and two thumbnails shown"
-    page = browser.new_page()
-    t = time.perf_counter()
-    page.goto(url, timeout=300_000)
-    page.wait_for_selector('button:has-text("Apply")', timeout=300_000)
-    page.wait_for_function("() => document.querySelectorAll('.widget-output img').length >= 2", timeout=300_000)
-    secs = time.perf_counter() - t
-    page.close(run_before_unload=True)
-    return secs
 
 def quiet(p, below=10., secs=1., timeout=300):
     "Wait until `p` and the processes under it (Voilà, its kernels) use under `below`% of a core together for `secs`"
@@ -73,18 +50,44 @@ def quiet(p, below=10., secs=1., timeout=300):
             except psutil.Error: pass  # ended meanwhile
         if use < below: return
 
+def ready(p, pool, i):
+    "Before run `i`: with a pool, wait until it has been filled `i + 1` times; then until Voilà and its kernels are idle"
+    t = time.time()
+    while pool and pool_fills(p.log) < i + 1 and time.time() - t < 300: time.sleep(0.5)
+    # Voilà says the pool is filled once the kernel has started, before it has run the notebook (loading the model, and for the
+    # cleaning page ranking the photos): so wait until the kernels are idle too
+    quiet(p)
+    time.sleep(1)
+
+def bench(browser, pool, runs, photo):
+    import tempfile
+    p, url = start_app('--pool', pool, cwd=tempfile.mkdtemp())
+    try:
+        ts = []
+        for i in range(runs):
+            ready(p, pool, i)
+            ts.append(first_answer(browser, url, photo))
+        return ts
+    finally: stop_app(p)
+
+def clean_open(browser, url):
+    "Seconds from opening the cleaning page to its Apply button and two thumbnails shown"
+    page = browser.new_page()
+    t = time.perf_counter()
+    page.goto(url, timeout=300_000)
+    page.wait_for_selector('button:has-text("Apply")', timeout=300_000)
+    page.wait_for_function("() => document.querySelectorAll('.widget-output img').length >= 2", timeout=300_000)
+    secs = time.perf_counter() - t
+    page.close(run_before_unload=True)
+    return secs
+
 def bench_clean(browser, pool, runs, root, model):
     import tempfile
     p, url = start_app('--clean', root, '--model', model, '--pool', pool, cwd=tempfile.mkdtemp())
     try:
         ts = []
         for i in range(runs):
-            t = time.time()
-            while pool and pool_fills(p.log) < i + 1 and time.time() - t < 300: time.sleep(0.5)
-            # Voilà says the pool is filled once the kernel has started, before it has run the notebook (here: loading the
-            # model and ranking the photos), so wait until the kernels are idle too
-            quiet(p)
-            time.sleep(1)
+            ready(p, pool, i)
             ts.append(clean_open(browser, url))
         return ts
     finally: stop_app(p)
