@@ -9,16 +9,19 @@ from pathlib import Path
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['class_folders', 'sample_bears', 'check_label', 'inside', 'sha256', 'append_jsonl', 'read_jsonl', 'move_new',
-           'unique_path', 'voila_notebook']
+__all__ = ['is_class_dir', 'class_folders', 'sample_bears', 'check_label', 'inside', 'sha256', 'append_jsonl', 'read_jsonl',
+           'move_new', 'unique_path', 'voila_notebook']
 
 # %% ../nbs/90_core.ipynb #c005
-def _is_class_dir(p:Path): return p.is_dir() and not p.name.startswith(('_', '.'))
+def is_class_dir(p:Path # a path
+                ) -> bool:
+    "Whether `p` is a class folder: a folder whose name doesn't start with `_` or `.`"
+    return p.is_dir() and not p.name.startswith(('_', '.'))
 
 def class_folders(path # a dataset: a folder of class folders
                  ) -> L:
     "Sorted class sub-folders of `path`, skipping `_quarantine`, `_trash` and hidden folders"
-    return L(sorted(o for o in Path(path).iterdir() if _is_class_dir(o)))
+    return L(sorted(o for o in Path(path).iterdir() if is_class_dir(o)))
 
 # %% ../nbs/90_core.ipynb #c007
 def sample_bears() -> Path:

@@ -10,11 +10,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['PHOTO_FORMATS', 'IMAGE_EXTS', 'MAX_PIXELS', 'BadImage', 'decode', 'open_image', 'load_image']
+__all__ = ['PHOTO_FORMATS', 'OPENERS', 'IMAGE_EXTS', 'MAX_PIXELS', 'BadImage', 'decode', 'to_rgb', 'upright', 'open_image',
+           'load_image']
 
 # %% ../nbs/91_images.ipynb #i005
 PHOTO_FORMATS = ('JPEG', 'PNG', 'GIF', 'WEBP', 'BMP', 'TIFF', 'MPO') # the only formats read
-_OPENERS = ('JPEG', 'PNG', 'GIF', 'WEBP', 'BMP', 'TIFF') # the Pillow openers of those (MPO opens through JPEG's)
+OPENERS = ('JPEG', 'PNG', 'GIF', 'WEBP', 'BMP', 'TIFF') # the Pillow openers of those (MPO opens through JPEG's)
 IMAGE_EXTS = {'.jpg', '.jpeg', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff'} # file names read as images
 MAX_PIXELS = 25_000_000 # pixels decoded at most; larger JPEGs are decoded at a reduced scale, others refused
 
@@ -47,7 +48,7 @@ def decode(x, # a path, bytes, an open file or a PIL image
     try:
         if isinstance(x, Image.Image): im = x
         else:
-            im = Image.open(_source(x), formats=_OPENERS)
+            im = Image.open(_source(x), formats=OPENERS)
             if im.format not in PHOTO_FORMATS: raise UnidentifiedImageError(f'{im.format} is not a photo format')
         w,h = im.size
         if im.format in ('JPEG', 'MPO') and not isinstance(x, Image.Image):
@@ -70,7 +71,8 @@ def decode(x, # a path, bytes, an open file or a PIL image
         raise BadImage(f"This is not an image that can be read ({type(e).__name__}: {e}). Use a JPEG, PNG, WebP or GIF photo.") from e
 
 # %% ../nbs/91_images.ipynb #i012
-def _to_rgb(im:Image.Image) -> Image.Image:
+def to_rgb(im:Image.Image # an image in any Pillow mode
+          ) -> Image.Image:
     "8-bit RGB of an image in any Pillow mode: 16-bit and float scaled, transparency laid on white"
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):
         a = np.asarray(im, dtype=np.float32)
@@ -85,7 +87,8 @@ def _to_rgb(im:Image.Image) -> Image.Image:
         im = bg
     return im if im.mode == 'RGB' else im.convert('RGB')
 
-def _upright(im:Image.Image) -> Image.Image:
+def upright(im:Image.Image # a decoded image
+           ) -> Image.Image:
     "`im` turned as its EXIF orientation says (`im` itself if it needs no turn)"
     return ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) not in (1, None) else im
 
@@ -96,7 +99,7 @@ def open_image(x, # a path, bytes, an open file or a PIL image
               ) -> Image.Image:
     "`x` as an upright 8-bit RGB PIL image, or `BadImage` saying why it can't be"
     im = decode(x, max_pixels, max_side)
-    try: out = _to_rgb(_upright(im))
+    try: out = to_rgb(upright(im))
     except Exception as e: raise BadImage(f"This image can't be converted to RGB ({type(e).__name__}: {e}).") from e
     if max_side and max(out.size) > max_side:
         out = out.copy() if out is x else out

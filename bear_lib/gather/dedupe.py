@@ -11,7 +11,7 @@ import numpy as np
 from fastcore.all import *
 from PIL import Image
 from ..core import class_folders, sha256
-from ..images import IMAGE_EXTS, BadImage, open_image, _OPENERS
+from ..images import IMAGE_EXTS, BadImage, open_image, OPENERS
 from .download import quarantine
 
 # %% auto #0
@@ -22,7 +22,7 @@ def _facts(fn:Path) -> tuple:
     "`(sha256, perceptual hash or None, pixels)` of the file `fn`"
     import imagehash
     try:
-        with Image.open(fn, formats=_OPENERS) as im: px = im.width*im.height
+        with Image.open(fn, formats=OPENERS) as im: px = im.width*im.height
         return sha256(fn), int(str(imagehash.phash(open_image(fn, max_side=256))), 16), px
     except (BadImage, OSError, ValueError): return sha256(fn), None, 0
 

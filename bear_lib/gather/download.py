@@ -13,7 +13,7 @@ from fastcore.all import *
 from fastprogress.fastprogress import progress_bar
 from PIL import Image
 from ..core import class_folders, check_label, inside, sha256, append_jsonl, read_jsonl, move_new, unique_path
-from ..images import IMAGE_EXTS, MAX_PIXELS, BadImage, decode, _to_rgb, _upright
+from ..images import IMAGE_EXTS, MAX_PIXELS, BadImage, decode, to_rgb, upright
 
 # %% auto #0
 __all__ = ['verify_image', 'quarantine', 'verify_folder', 'Downloader', 'download_images', 'import_folder']
@@ -278,7 +278,7 @@ def _keep(self:Downloader, data:bytes, info:dict, row:dict, folder:Path, seen:di
         self._store(data, folder.parent/'_quarantine'/folder.name, _safe_name(url), row, log)
         return row
     row.update(format=im.format, width=im.width, height=im.height)
-    out = _to_rgb(_upright(im))
+    out = to_rgb(upright(im))
     if self.max_side and max(out.size) > self.max_side:
         out = out.copy() if out is im else out
         out.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib, json, re, time
 from pathlib import Path
 from fastcore.all import *
-from ..core import class_folders, check_label, _is_class_dir
+from ..core import class_folders, check_label, is_class_dir
 from ..images import IMAGE_EXTS
 
 # %% auto #0
@@ -114,7 +114,7 @@ class FolderSource(ImageSource):
     def search(self, query, max_images=None):
         "`file://` URLs of the images in class folder `query`, sorted by name"
         d = self.path/check_label(query)
-        if not _is_class_dir(d): raise SearchError(f"{self.path} has no class folder {query!r}; it has: {', '.join(self.labels())}")
+        if not is_class_dir(d): raise SearchError(f"{self.path} has no class folder {query!r}; it has: {', '.join(self.labels())}")
         fns = L(sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS))[:max_images]
         return fns.map(lambda f: _result(dict(image=f.resolve().as_uri(), title=f.name, source='folder')))
 
