@@ -4,14 +4,16 @@
 
 # %% ../nbs/05_app.ipynb #c003
 from __future__ import annotations
-import io, html, os, time, tempfile
+import io, html, time, tempfile
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *
 from .images import load_image, BadImage
-from .infer import load_model, answer, CONF_THRESHOLD, OOD_THRESHOLD
-from .log import PredictionLog, model_id, route, parse_rollout, MANUAL_TEXT
-from .core import voila_notebook
+from .infer import answer, CONF_THRESHOLD, OOD_THRESHOLD
+from .log import PredictionLog, route, parse_rollout, MANUAL_TEXT
+from .bundle import load_model, model_id
+from .settings import Settings, mib
+from .voila import voila_notebook
 
 # %% auto #0
 __all__ = ['NO_FILES', 'APP_CELLS', 'card_html', 'BearApp', 'app_notebook']
@@ -43,21 +45,24 @@ def card_html(card:dict, # `model.card`
 # %% ../nbs/05_app.ipynb #c008
 class BearApp:
     "The chapter-2 classifier app: FileUpload, Button, Output and Label around a model, with a model card"
-    def __init__(self, model=None, # from `load_model`; default: `load_model()`
-                 max_bytes:int=20_000_000, # larger files are refused
+    def __init__(self, model=None, # from `load_model`; default: the settings' model
+                 max_mib:float=None, # larger files are refused, in MiB (default: the settings' `max_mib`, 20)
                  max_files:int=20, # photos classified per click
-                 max_pixels:int=25_000_000, # larger images are refused before decoding (25 MP: 75 MB decoded)
+                 max_pixels:int=None, # larger images are refused before decoding (default: the settings', `bear_lib.images.MAX_PIXELS`)
                  conf:float=CONF_THRESHOLD, # least probability to name a class
                  ood:float=OOD_THRESHOLD, # least ImageNet probability of our classes
-                 log=None, # the prediction log: a `PredictionLog`, URL or file; default `$BEAR_LOG` if set (`bear_app` sets it), else none
-                 rollout:str=None # 'manual', 'limited[:PCT]' or 'full' (see `bear_lib.log.route`); default `$BEAR_ROLLOUT`, else 'full'
+                 log=None, # the prediction log: a `PredictionLog`, URL or file; default: the settings' (`bear_app` sets it), else none
+                 rollout:str=None, # 'manual', 'limited[:PCT]' or 'full' (see `bear_lib.log.route`); default: the settings'
+                 settings:Settings=None # default: `Settings.from_env()`, the settings `bear_app` handed this kernel
                 ):
-        self.model = model if model is not None else load_model()
-        store_attr('max_bytes,max_files,max_pixels,conf,ood')
-        log = log if log is not None else os.environ.get('BEAR_LOG')
+        s = settings if settings is not None else Settings.from_env()
+        self.model = model if model is not None else load_model(s.model, s.backend)
+        self.max_bytes, self.max_pixels = int((max_mib or s.max_mib) * 2**20), max_pixels or s.max_pixels
+        store_attr('max_files,conf,ood')
+        log = log if log is not None else s.log
         self.log = log if isinstance(log, PredictionLog) or not log else PredictionLog(log)
         self.model_id = model_id(self.model) if self.log else None
-        self.mode, self.pct = parse_rollout(rollout or os.environ.get('BEAR_ROLLOUT') or 'full')
+        self.mode, self.pct = parse_rollout(rollout or s.rollout)
         if self.mode != 'full' and not self.log: raise ValueError(f"A {self.mode} rollout sends photos to review: give the app a log.")
         self._spools = []  # the answered photos, on disk until the next answers, for their 'Wrong?' buttons
         self.upload = widgets.FileUpload(accept='image/*', multiple=True)
@@ -70,7 +75,7 @@ class BearApp:
         self.btn.on_click(self.classify)
         self.upload.observe(self._arrived, 'value')
         self.info = widgets.HTML(card_html(getattr(self.model, 'card', {}), conf, ood))
-        self.widget = widgets.VBox([widgets.Label(f'Select photos of bears (at most {max_bytes/1e6:.0f} MB in one upload: the page cannot send more), then click Classify.'),
+        self.widget = widgets.VBox([widgets.Label(f'Select photos of bears (at most {mib(self.max_bytes)} in one upload: the page cannot send more), then click Classify.'),
                                     widgets.HBox([self.upload, self.btn]), self.lbl, self.out, self.info])
 
     def _ipython_display_(self): display(self.widget)
@@ -97,10 +102,10 @@ def _check(self:BearApp, f):
     "The image in upload `f`, or `BadImage` saying why not"
     n = memoryview(f['content']).nbytes  # the bytes that arrived: the `size` the browser declared is a visitor's word
     if n > self.max_bytes:
-        raise BadImage(f"The file is {n/1e6:.1f} MB; the limit is {self.max_bytes/1e6:.0f} MB. Use a smaller photo.")
+        raise BadImage(f"The file is {mib(n)}; the limit is {mib(self.max_bytes)}. Use a smaller photo.")
     return load_image(f['content'], max_pixels=self.max_pixels)
 
-NO_FILES = ("No photo has arrived yet: choose photos (at most {:.0f} MB each). Photos still on their way are classified "
+NO_FILES = ("No photo has arrived yet: choose photos (at most {} each). Photos still on their way are classified "
             "as soon as they arrive; a file many times larger can't be sent at all: reload the page and choose a smaller one.")
 
 # %% ../nbs/05_app.ipynb #c011a
@@ -167,7 +172,7 @@ def classify(self:BearApp, _=None # the clicked button (unused)
     "Classify the uploaded photos: a row per photo in `out`, the answers in `lbl`"
     files = self.upload.value
     self._waiting = not files
-    if not files: self._show([]); self.lbl.value = NO_FILES.format(self.max_bytes/1e6); return self.lbl.value
+    if not files: self._show([]); self.lbl.value = NO_FILES.format(mib(self.max_bytes)); return self.lbl.value
     old_spools, self._spools = self._spools, []  # the previous answers' photos go with their rows
     try:
         files, n_all = files[:self.max_files], len(files)

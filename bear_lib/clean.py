@@ -4,259 +4,28 @@
 
 # %% ../nbs/03_clean.ipynb #c003
 from __future__ import annotations
-import fcntl, json, os, re, shutil, stat, time, uuid, warnings
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *
 from fastai.learner import Learner
+from fastai.data.transforms import parent_label
 from fastai.vision.widgets import ImagesCleaner, ImageClassifierCleaner
 import fastai.vision.widgets as _fw
-from .core import class_folders, unique_path, sha256, append_jsonl, read_jsonl, inside, move_new, check_label, voila_notebook
+from .core import unique_path, inside
+from .ledger import KEEP, DELETE, TRASH, LEDGER, apply_clean, undo_clean, clean_summary
 from .data import bear_dls
+from .evaluate import learner_probs, preds_frame
+from .bundle import BearModel
+from .train import dataset_path
+from .voila import voila_notebook
 
 # %% auto #0
-__all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'LOCK', 'OOF', 'dataset_lock', 'plan_clean', 'apply_clean', 'clean_summary',
-           'undo_clean', 'add_files', 'oof_losses', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv',
-           'error_on', 'cleaning_learner', 'clean_app', 'clean_notebook']
-
-# %% ../nbs/03_clean.ipynb #c006
-KEEP, DELETE = '<Keep>', '<Delete>'
-TRASH, LEDGER, LOCK = '_trash', 'clean.jsonl', '.clean.lock'
-
-def _data_path(learn, path=None) -> Path:
-    "`path`, else the dataset `learn` was trained on: `train` records it, else the folder above the first file's class folder"
-    if path is None: path = getattr(learn, 'bear_meta', {}).get('path') or Path(learn.dls.train_ds.items[0]).parent.parent
-    return Path(path).resolve()
-
-def _classes(root, classes=None) -> list:
-    return list(classes) if classes is not None else list(class_folders(root).attrgot('name'))
-
-def _plan(marks, root, classes=None) -> L:
-    "`plan_clean` without taking the lock (for callers that hold it)"
-    root = Path(root).resolve()
-    classes, taken, rows = _classes(root, classes), set(), L()
-    for fn,v in sorted(((root/f).resolve(), v) for f,v in marks.items()):
-        try: rel = fn.relative_to(root)
-        except ValueError: raise ValueError(f"{fn} is not inside the dataset {root}: mark only files of its class folders.") from None
-        if len(rel.parts) != 2 or rel.parts[0] not in classes:
-            raise ValueError(f"{rel} is not in a class folder of {root} ({', '.join(classes)}): mark only files of the class folders.")
-        if v in (None, KEEP, rel.parts[0]): continue
-        if not fn.is_file(): rows.append(dict(action='skip', src=rel.as_posix(), dest=None, reason='not found')); continue
-        if v == DELETE: action,dest = 'delete', root/TRASH/rel.parts[0]/fn.name
-        elif v in classes: action,dest = 'relabel', root/v/fn.name
-        else: raise ValueError(f"Can't mark {rel} as {v!r}: use '{DELETE}', '{KEEP}' or a class name ({', '.join(classes)}).")
-        dest = unique_path(dest, taken); taken.add(dest)
-        if inside(root, dest) != dest: raise ValueError(f"{dest.relative_to(root)} leads through a symlink in {root}: refused.")
-        rows.append(dict(action=action, src=rel.as_posix(), dest=dest.relative_to(root).as_posix()))
-    return rows
-
-# %% ../nbs/03_clean.ipynb #c006b
-_held = Counter()  # roots this process holds the lock of: `flock` on a second descriptor would wait for ourselves
-
-@contextmanager
-def dataset_lock(root, # the dataset folder
-                 wait:float=10. # seconds to wait for another cleaner before giving up with `TimeoutError`
-                ):
-    "Hold the dataset's cleaning lock (re-entrant in one process); `TimeoutError` naming the holder after `wait` s"
-    root = Path(root).resolve()
-    if _held[root]:
-        _held[root] += 1
-        try: yield
-        finally: _held[root] -= 1
-        return
-    try: fd = os.open(root/LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as e: raise ValueError(f"{root/LOCK} is not a plain file ({e.strerror}): refused; remove it.") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-        os.close(fd); raise ValueError(f"{root/LOCK} is not a plain file (a link?): refused; remove it.")
-    with open(fd, 'r+') as f:
-        end = time.monotonic() + wait
-        while True:
-            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); break
-            except BlockingIOError:
-                if time.monotonic() >= end:
-                    f.seek(0); who = f.read().strip()
-                    raise TimeoutError(f"{root} is in use by another cleaner (a cleaning page or command{', process ' + who if who else ''}); "
-                                       f"waited {wait:g} s. Try again when it has finished.") from None
-                time.sleep(0.05)
-        f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()
-        _held[root] += 1
-        try: yield
-        finally:
-            _held[root] -= 1
-            f.truncate(0); fcntl.flock(f, fcntl.LOCK_UN)
-
-# %% ../nbs/03_clean.ipynb #c006d
-def plan_clean(marks:dict, # {file: '<Delete>' or a class name}; files absolute or relative to `root`
-               root, # the dataset: a folder of class folders
-               classes=None, # the class names a file may move to (default: `root`'s class folders)
-               wait:float=10. # seconds to wait for another cleaner of `root` (`dataset_lock`)
-              ) -> L: # one dict per file: action ('delete', 'relabel' or 'skip'), src, dest (relative to `root`)
-    "The moves that applying `marks` to `root` would make; nothing is moved"
-    with dataset_lock(root, wait): return _plan(marks, root, classes)
-
-# %% ../nbs/03_clean.ipynb #c010
-def _batch_id() -> str: return time.strftime('%Y%m%dT%H%M%S') + '-' + uuid.uuid4().hex[:6]
-
-def apply_clean(marks:dict, # {file: '<Delete>' or a class name}
-                root, # the dataset folder
-                dry_run:bool=False, # only return the moves that would be made
-                ledger:str=LEDGER, # JSONL file in `root` that records every move
-                classes=None, # the class names a file may move to (default: `root`'s class folders)
-                wait:float=10. # seconds to wait for another cleaner of `root` (`dataset_lock`)
-               ) -> L: # the moves: action, src, dest (relative to `root`), plus sha256, batch, time once done
-    "Delete (move to `_trash/`) and relabel (move to the class folder) the files marked in `marks`, recording each move first"
-    root = Path(root).resolve()
-    with dataset_lock(root, wait):
-        rows = _plan(marks, root, classes)
-        if dry_run: return rows
-        batch = _batch_id()
-        for r in rows:
-            r['batch'] = batch
-            if r['action'] == 'skip': continue
-            r.update(sha256=sha256(root/r['src']), time=time.time())
-            append_jsonl(root/ledger, [r])  # write-ahead: on disk before the file moves
-            move_new(root/r['src'], root/r['dest'])
-    return rows
-
-# %% ../nbs/03_clean.ipynb #c013
-def clean_summary(rows) -> str:
-    "One line describing the moves in `rows` (from `apply_clean`, `apply_csv` or `undo_clean`)"
-    rows = L(rows)
-    if not rows: return 'Nothing to do: no file is marked.'
-    done = any('batch' in r for r in rows)
-    verb = {'delete': ('deleted (moved to _trash/)', 'to delete (move to _trash/)'),
-            'relabel': ('relabelled', 'to relabel'), 'undo': ('moved back', 'to move back'), 'add': ('added', 'to add')}
-    parts = []
-    for a in ('delete', 'relabel', 'add', 'undo'):
-        rs = rows.filter(lambda r: r['action'] == a)
-        if not rs: continue
-        s = f"{len(rs)} {verb[a][0 if done else 1]}"
-        if a == 'relabel':
-            moves = Counter(f"{Path(r['src']).parts[0]} → {Path(r['dest']).parts[0]}" for r in rs)
-            s += ' (' + ', '.join(f'{k}: {v}' for k,v in moves.items()) + ')'
-        parts.append(s)
-    skips = rows.filter(lambda r: r['action'] == 'skip')
-    if skips: parts.append(f"{len(skips)} skipped ({', '.join(sorted(set(skips.itemgot('reason'))))})")
-    return ('' if done else 'Dry run: ') + '; '.join(parts) + '.'
-
-# %% ../nbs/03_clean.ipynb #c016
-_APPLIED = ('delete', 'relabel', 'add')
-# 'add' (a photo from outside, see `add_files`) records as its `src` where undo puts it: `_trash/<class>/`
-_SHAPE = {'delete': ('class', 'trash'), 'relabel': ('class', 'class'), 'add': ('trash', 'class'), 'undo': ('class trash', 'class trash')}
-
-def _bad_path(root, p, kinds:str, classes) -> str|None:
-    "Why `p` is not a file of a class folder of `root` (or of `_trash/<class>/` if 'trash' in `kinds`), or None"
-    if not isinstance(p, str): return f'{p!r} is not a path'
-    try: rel = inside(root, p).relative_to(root)
-    except ValueError: return f'{p!r} leads outside the dataset'
-    if rel.as_posix() != p: return f"{p!r} is not a plain relative path (no '..', '.', absolute paths or symlinks)"
-    parts = rel.parts
-    if 'trash' in kinds and len(parts) == 3 and parts[0] == TRASH: parts = parts[1:]
-    elif 'class' not in kinds: parts = ()
-    if len(parts) != 2 or parts[0] not in classes:
-        return f"{p!r} is not in {' or '.join(f'{TRASH}/<class>/' if k == 'trash' else '<class>/' for k in kinds.split())} of {root}"
-
-def _check_batch(root, rows, ledger, classes):
-    "`ValueError` naming the first row of `rows` ((record number, row) pairs) that undo must not follow"
-    for i,r in rows:
-        kinds = _SHAPE[r['action']]
-        why = _bad_path(root, r.get('src'), kinds[0], classes) or _bad_path(root, r.get('dest'), kinds[1], classes)
-        if not why and not (isinstance(r.get('sha256'), str) and re.fullmatch('[0-9a-f]{64}', r['sha256'])): why = 'no sha256'
-        if not why and not isinstance(r.get('batch'), str): why = 'no batch'
-        if why: raise ValueError(f"{ledger} record {i} can't be undone: {why}: {json.dumps(r, default=str)}. "
-                                 "Nothing was moved; fix or remove that line.")
-
-# %% ../nbs/03_clean.ipynb #c016a
-def _batch(r) -> str|None: return r.get('batch') if isinstance(r.get('batch'), str) else None
-
-def _state(root, r, undone, gone) -> str:
-    "'move': `r`'s file is at its `dest`; 'done': undone or never moved; 'skip': moved or changed since"
-    cur = root/r['dest']
-    if cur not in gone and cur.is_file() and not cur.is_symlink() and sha256(cur) == r['sha256']: return 'move'
-    if (r['batch'], r['dest']) in undone: return 'done'
-    src = root/r['src']
-    return 'done' if src.is_file() and sha256(src) == r['sha256'] else 'skip'
-
-def undo_clean(root, # the dataset folder
-               what:str='last', # 'last': the last apply with something left to undo; 'all': every apply
-               dry_run:bool=False, # only return the moves that would be made
-               ledger:str=LEDGER, # the ledger in `root`
-               wait:float=10. # seconds to wait for another cleaner of `root` (`dataset_lock`)
-              ) -> L: # the moves back: action 'undo' (or 'skip'), src, dest, sha256, batch, time
-    "Move the files of the last (or every) `apply_clean` back where they were, as the ledger says, after checking its rows"
-    if what not in ('last', 'all'): raise ValueError(f"what must be 'last' or 'all', not {what!r}")
-    root = Path(root).resolve()
-    with dataset_lock(root, wait):
-        rows = L(enumerate(read_jsonl(root/ledger), 1)).filter(lambda o: o[1].get('action') in _SHAPE)
-        classes = set(_classes(root))
-        batches = {}
-        for i,r in rows: batches.setdefault(_batch(r), L()).append((i,r))
-        undone = set((_batch(r), str(r.get('src'))) for i,r in rows if r['action'] == 'undo')
-        todo = [b for b in batches if any(r['action'] in _APPLIED for i,r in batches[b])][::-1]  # newest first
-        if what == 'all':
-            for b in todo: _check_batch(root, batches[b], ledger, classes)
-        out, taken, gone = L(), set(), set()
-        for b in todo:
-            if what == 'last': _check_batch(root, batches[b], ledger, classes)
-            applied = L(r for i,r in batches[b] if r['action'] in _APPLIED)[::-1]
-            if what == 'last' and not any(_state(root, r, undone, gone) == 'move' for r in applied): continue
-            for r in applied:
-                s = _state(root, r, undone, gone)
-                if s == 'done': continue
-                if s == 'skip':
-                    out.append(dict(action='skip', src=r['dest'], dest=r['src'], batch=b, reason='moved or changed since')); continue
-                back = unique_path(root/r['src'], taken); taken.add(back); gone.add(root/r['dest'])
-                row = dict(action='undo', src=r['dest'], dest=back.relative_to(root).as_posix(), sha256=r['sha256'], batch=b,
-                           undoes=r['action'], time=time.time())
-                out.append(row)
-                if dry_run: continue
-                append_jsonl(root/ledger, [row])  # write-ahead, as in `apply_clean`
-                move_new(root/r['dest'], back)
-            if what == 'last': break
-    if dry_run:
-        for r in out: r.pop('batch', None); r.pop('time', None)
-    skips = out.filter(lambda r: r['action'] == 'skip')
-    if skips: warnings.warn(f"{len(skips)} file(s) were moved or changed after cleaning and were left where they are: {skips.itemgot('src')}")
-    return out
-
-# %% ../nbs/03_clean.ipynb #c019b
-def _copy_new(src:Path, dest:Path):
-    "Copy `src` to `dest`, `FileExistsError` if `dest` exists (O_EXCL); `src` must be a plain file, not a link"
-    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, 'rb') as fi:
-        if not stat.S_ISREG(os.fstat(fi.fileno()).st_mode): raise ValueError(f"{src} is not a plain file: not added.")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with open(dest, 'xb') as fo: shutil.copyfileobj(fi, fo); fo.flush(); os.fsync(fo.fileno())
-
-def add_files(files:dict, # {photo outside the dataset: class name}
-              root, # the dataset folder
-              classes=None, # the class names allowed (default: `root`'s class folders)
-              ledger:str=LEDGER, # the ledger in `root`
-              wait:float=10. # seconds to wait for another cleaner of `root` (`dataset_lock`)
-             ) -> L: # the copies: action 'add', src (where undo puts it), dest, origin, sha256, batch, time
-    "Copy photos into class folders of `root`, recording each copy first; `undo_clean` moves them to `_trash/`"
-    root = Path(root).resolve()
-    with dataset_lock(root, wait):
-        classes, batch, taken, rows = _classes(root, classes), _batch_id(), set(), L()
-        for src,label in files.items():
-            src = Path(src)
-            if check_label(label) not in classes: raise ValueError(f"{label!r} is not a class of {root} ({', '.join(classes)}).")
-            if src.is_symlink() or not src.is_file(): raise ValueError(f"{src} is not a plain file: not added.")
-            dest = unique_path(root/label/src.name, taken); taken.add(dest)
-            if inside(root, dest) != dest: raise ValueError(f"{dest.relative_to(root)} leads through a symlink in {root}: refused.")
-            rel = dest.relative_to(root).as_posix()
-            r = dict(action='add', src=f'{TRASH}/{rel}', dest=rel, origin=str(src), sha256=sha256(src), batch=batch, time=time.time())
-            append_jsonl(root/ledger, [r])  # write-ahead, as in `apply_clean`
-            _copy_new(src, dest)
-            rows.append(r)
-    return rows
+__all__ = ['OOF', 'oof_losses', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on', 'cleaning_learner',
+           'clean_app', 'clean_notebook']
 
 # %% ../nbs/03_clean.ipynb #q-oof
-from fastai.data.transforms import parent_label
 OOF = '_oof.csv'
 
 def oof_losses(fname, # out-of-fold predictions: a CSV with `file` and `loss` columns (`bear_eval` writes one)
@@ -297,7 +66,7 @@ class Cleaner(ImageClassifierCleaner):
                  oof=None, # out-of-fold predictions (a `bear_eval` CSV) to rank by; default: `path/_oof.csv` when it exists
                  **kwargs):
         store_attr('ledger,wait')
-        self.marks, self.path = {}, _data_path(learn, path)
+        self.marks, self.path = {}, dataset_path(learn, path)
         self.count, self.status, self.out = widgets.Label(), widgets.Label(), widgets.Output()
         _fw.display = display  # fastai's `widget` uses IPython's builtin `display`, missing outside IPython (scripts, pytest)
         self.oof = _oof_ranks(self.path, oof)
@@ -398,14 +167,13 @@ def top_losses(learn:Learner, # a `Learner` whose `dls` hold the dataset's files
               ):
     "A DataFrame of every file of `learn.dls` with split, label, prediction, probability and loss, highest (out-of-fold) loss first"
     import pandas as pd
-    path, rows = _data_path(learn, path), []
-    for split,i in (('train', 0), ('valid', 1)):
-        dl = learn.dls[i].new(shuffle=False, drop_last=False)
-        with learn.no_bar(): probs,targs,losses = learn.get_preds(dl=dl, with_loss=True)
-        for f,t,p,l in zip(dl.dataset.items, targs, probs, losses):
-            rows.append(dict(file=Path(f).resolve().relative_to(path).as_posix(), split=split, label=dl.vocab[t],
-                             predicted=dl.vocab[p.argmax()], probability=round(float(p.max()), 4), loss=round(float(l), 4), action=''))
-    df, by, ranks = pd.DataFrame(rows), ['loss'], _oof_ranks(path, oof)
+    path, parts = dataset_path(learn, path), []
+    for split,i in (('train', 0), ('valid', 1)):  # each photo as the model sees one it answers (validation transforms)
+        items = learn.dls[i].items
+        p = preds_frame(items, [parent_label(f) for f in items], learner_probs(learn, items), learn.dls.vocab)
+        parts.append(pd.DataFrame(dict(file=[Path(f).resolve().relative_to(path).as_posix() for f in items], split=split,
+            label=p.label, predicted=p.pred, probability=p.filter(like='p_').max(1).round(4), loss=p.loss.round(4), action='')))
+    df, by, ranks = pd.concat(parts, ignore_index=True), ['loss'], _oof_ranks(path, oof)
     if ranks is not None:
         df.insert(df.columns.get_loc('loss') + 1, 'oof_loss', [ranks.get((path/f).resolve(), float('nan')) for f in df.file])
         by = ['oof_loss', 'loss']
@@ -452,7 +220,6 @@ def cleaning_learner(path, # the dataset: a folder of class folders
                      bs:int=64 # batch size for computing losses
                     ) -> Learner:
     "The exported `model` with `DataLoaders` over `path`, split as when it was trained, so a `Cleaner` can rank files by loss"
-    from bear_lib.infer import BearModel
     m = BearModel(model)
     dls = bear_dls(path, bs=bs, size=m.card.get('size', 224), seed=m.card.get('seed', 42))
     if list(dls.vocab) != list(m.vocab):

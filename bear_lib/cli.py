@@ -6,12 +6,14 @@
 from __future__ import annotations
 import os, sys, time, subprocess, tempfile, contextlib, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
+from dataclasses import replace
 from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
+from .settings import Settings, MAX_UPLOAD_MIB, MAX_FILES
+from .voila import is_loopback, voila_cmd, remote_conf, serve_voila
 
 # %% auto #0
-__all__ = ['bear_gather', 'bear_train', 'bear_eval', 'bear_predict', 'voila_cmd', 'remote_conf', 'bear_app', 'bear_serve',
-           'bear_report']
+__all__ = ['bear_gather', 'bear_train', 'bear_eval', 'bear_predict', 'bear_app', 'bear_serve', 'bear_report']
 
 # %% ../nbs/06_cli.ipynb #c003a
 from functools import wraps
@@ -118,7 +120,7 @@ def _summary_text(name:str, s:dict) -> str:
 def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: a folder of class folders
               folds:int=5, # Folds of the cross-validation
               test:str=None, # Also (or only) evaluate MODEL on this folder of class folders
-              model:str=None, # The model to evaluate on TEST: a `bear_train` export (default: the zero-shot model)
+              model:str=None, # The model to evaluate on TEST: a `bear_train` export (default: $BEAR_MODEL if set, else the zero-shot model)
               zero_shot:store_true=False, # Cross-validate the zero-shot model too, on the same folds
               oof:str=None, # Where to write the out-of-fold predictions (default: IMAGES/_oof.csv, which `bear_lib.clean` reads)
               epochs:int=3, # Epochs of the head (frozen body), or of `fine_tune` after the frozen one
@@ -132,7 +134,8 @@ def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: 
               label_smoothing:float=0., # Label smoothing
              ):
     "Cross-validate bear_train's recipe on IMAGES (every photo predicted once by a model that never saw it) and/or evaluate a model on TEST"
-    from bear_lib.evaluate import cross_validate, evaluate_folder, error_summary
+    from bear_lib.train import cross_validate
+    from bear_lib.evaluate import evaluate_folder, error_summary
     if not images and not test: sys.exit("Give --images (cross-validation) or --test (a model on a test folder), or both")
     try:
         if images:
@@ -143,8 +146,9 @@ def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: 
             if zero_shot: print(_summary_text('zero-shot model, same folds', error_summary(cross_validate(images, folds, seed=seed, zero_shot=True))))
             print(f"out-of-fold predictions: {dest}")
         if test:
-            from bear_lib.infer import load_model
-            m = load_model(model)
+            from bear_lib.bundle import load_model
+            s = Settings.from_env(model=model)
+            m = load_model(s.model, s.backend)
             print(_summary_text(f"{m.card['name']} on {test}", error_summary(evaluate_folder(m, test))))
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
 
@@ -159,89 +163,22 @@ def bear_predict(files:Param("Image files or folders", str, nargs='+'),
                  no_log:store_true=False, # Don't record the answers
                 ):
     "Answer for each image file as the app does (a class, not_sure, not_a_bear, or error); print one line per file"
-    from bear_lib.infer import load_model, predict_files
+    from bear_lib.bundle import load_model
+    from bear_lib.infer import predict_files
     from bear_lib.log import PredictionLog
     try:
-        m = load_model(model, backend=backend)
+        s = Settings.from_env(model=model, backend=backend, log=log)
+        if model is None and s.model: print(f"Loading the model in $BEAR_MODEL: {s.model}", file=sys.stderr)
+        m = load_model(s.model, s.backend)
         print(f"{m.card['name']} on {m.card['runtime']}", file=sys.stderr)
-        plog = None if no_log else PredictionLog(log)
+        plog = None if no_log else PredictionLog(s.log)
         with contextlib.redirect_stdout(sys.stderr): df = predict_files(m, files, log=plog) # the bar goes to stderr
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
     if csv: df.to_csv(csv, index=False)
     for r in df.itertuples():
         print(f"{r.file}\t{r.answer}\t{r.label or '-'}\t{'-' if r.answer == 'error' else f'{r.probability:.4f}'}\t{r.text}")
 
-# %% ../nbs/06_cli.ipynb #c007
-def _loopback(ip:str # an address to listen on
-             ) -> bool:
-    "Whether only this machine can reach a server listening on `ip`"
-    import ipaddress
-    if ip == 'localhost': return True
-    try: return ipaddress.ip_address(ip).is_loopback
-    except ValueError: return False
-
-def voila_cmd(nb, # the notebook to serve
-              port:int=8866, # port to serve on
-              ip:str='127.0.0.1', # address to listen on
-              cull_idle:int=None, # seconds before an idle kernel of a closed page is shut down (default: the config's)
-              pool:int=None, # pre-heated kernels (0: no pre-heating; default: the config's)
-              max_kernels:int=None, # most live kernels (default: the config's)
-              token:bool=None, # require the token in `JUPYTER_TOKEN_FILE` (default: off loopback only)
-              conf_dir=None # a folder whose `voila.json` overrides the shipped one (`remote_conf` writes one)
-             ) -> list:
-    "The Voilà command line `bear_app` runs: the shipped `voila.json` plus overrides"
-    import bear_lib
-    cmd = [sys.executable, '-m', 'voila', str(nb), f'--port={port}', f'--Voila.ip={ip}', '--no-browser', '--Voila.port_retries=0']
-    cmd += [f'--Voila.config_file_paths={d}' for d in [conf_dir, Path(bear_lib.__file__).parent] if d]  # the first wins
-    if token if token is not None else not _loopback(ip): cmd.append('--Voila.auto_token=True')  # the token: $JUPYTER_TOKEN_FILE's
-    if cull_idle is not None:
-        cmd += [f'--MappingKernelManager.cull_idle_timeout={cull_idle}',
-                f'--MappingKernelManager.cull_interval={min(30, max(1, cull_idle // 2))}']
-    if pool == 0: cmd.append('--VoilaConfiguration.preheat_kernel=False')
-    elif pool is not None: cmd += ['--VoilaConfiguration.preheat_kernel=True', f'--VoilaConfiguration.default_pool_size={pool}']
-    if max_kernels is not None: cmd.append(f'--BearKernelManager.max_kernels={max_kernels}')
-    return cmd
-
-def remote_conf(dest # a folder to write `voila.json` to, for `voila_cmd(conf_dir=dest)`
-               ) -> Path:
-    "Voilà's config off loopback: Host check off, as Jupyter's is there; the token guards the door instead"
-    # Voilà checks the Host header only where `allow_remote_access` is off (voila.json, for loopback); other machines name this
-    # one by addresses and names the check can't know. A Dict can't be set from Voilà's command line, hence a file.
-    import bear_lib, json
-    ts = json.loads((Path(bear_lib.__file__).parent/'voila.json').read_text())['Voila']['tornado_settings']
-    (Path(dest)/'voila.json').write_text(json.dumps({'Voila': {'tornado_settings': {**ts, 'allow_remote_access': True}}}))
-    return Path(dest)
-
 # %% ../nbs/06_cli.ipynb #c007a
-def _serve(cmd:list, # the Voilà command line
-           grace:float=30, # seconds Voilà has to stop its kernels before it and they are killed
-           **kwargs):
-    "Run `cmd` until it exits; SIGTERM, SIGINT or SIGHUP to this process stops it and its kernels, so the port is free again"
-    import signal, psutil
-    # Voilà in a session of its own: a terminal's Ctrl-C reaches only us, and we stop Voilà once, the way it stops cleanly
-    p = subprocess.Popen(cmd, start_new_session=True, **kwargs)
-    stop = {}
-    def _stop(sig, frame):
-        stop.setdefault('at', time.time())
-        try: p.send_signal(signal.SIGTERM)
-        except ProcessLookupError: pass
-    old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    try:
-        while True:
-            try: rc = p.wait(1)
-            except subprocess.TimeoutExpired:
-                if stop and time.time() - stop['at'] > grace: break
-                continue
-            return 0 if stop else rc  # stopped when asked: a clean exit for the service manager
-        try: procs = [psutil.Process(p.pid), *psutil.Process(p.pid).children(recursive=True)]  # Voilà and its kernels
-        except psutil.NoSuchProcess: procs = []
-        for q in procs:
-            with contextlib.suppress(psutil.Error): q.kill()
-        p.wait()
-        return 0
-    finally:
-        for s,h in old.items(): signal.signal(s, h)
-
 @_dashed
 @call_parse
 def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if it exists, else the zero-shot ImageNet model)
@@ -260,30 +197,25 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
     "Serve the bear classifier app with Voilà; SIGTERM or Ctrl-C stops it and its kernels"
     import shutil, secrets, socket
     from bear_lib.app import app_notebook
-    if review and not _loopback(ip):
+    if review and not is_loopback(ip):
         sys.exit(f"--review adds files to {review}: it is served on loopback only (127.0.0.1), not on {ip}. "
                  "To review from another machine, forward the port: ssh -L 8866:127.0.0.1:8866 THIS_MACHINE")
     if review and no_log: sys.exit('--review shows the prediction log: leave out --no-log')
-    if clean and not _loopback(ip):
+    if clean and not is_loopback(ip):
         sys.exit(f"--clean moves files in {clean}: it is served on loopback only (127.0.0.1), not on {ip}. "
                  "To clean from another machine, forward the port: ssh -L 8866:127.0.0.1:8866 THIS_MACHINE")
-    env = dict(os.environ)
     if model is None and Path('export.pkl').is_file(): model = 'export.pkl'
-    if model:
-        if not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
-        env['BEAR_MODEL'] = str(Path(model).resolve())
-    else: env.pop('BEAR_MODEL', None)
+    if model and not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
+    try: s = Settings.from_env(rollout=rollout, log=log)
+    except ValueError as e: sys.exit(str(e))
+    from bear_lib.log import parse_rollout, log_url
+    try: parse_rollout(s.rollout)
+    except ValueError as e: sys.exit(str(e))
+    if s.rollout.split(':')[0] != 'full' and no_log: sys.exit(f'A {s.rollout} rollout sends photos to review through the log: leave out --no-log')
+    # the kernels run in a folder of their own: give them the model's path and the log's URL, absolute
+    s = replace(s, model=str(Path(model).resolve()) if model else None, log=None if no_log else log_url(s.log))
+    env = {k: v for k,v in {**os.environ, **s.to_env()}.items() if v is not None}  # what each kernel's `Settings.from_env` reads
     env.setdefault('OMP_NUM_THREADS', '1')
-    if rollout:
-        from bear_lib.log import parse_rollout
-        try: parse_rollout(rollout)
-        except ValueError as e: sys.exit(str(e))
-        if rollout.split(':')[0] != 'full' and no_log: sys.exit(f'A {rollout} rollout sends photos to review through the log: leave out --no-log')
-        env['BEAR_ROLLOUT'] = rollout
-    if no_log: env.pop('BEAR_LOG', None)
-    else:  # the kernels run in a folder of their own: give them the log's absolute URL
-        from bear_lib.log import log_url
-        env['BEAR_LOG'] = log_url(log)
     tmp = Path(tempfile.mkdtemp(prefix='bear_app_'))  # only we can read it (0700)
     try:
         if clean:
@@ -294,20 +226,20 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
         elif review:
             from bear_lib.review import review_notebook
             if not Path(review).is_dir(): sys.exit(f"No dataset at {review}: pass a folder of class folders, e.g. bears/")
-            nb = review_notebook(tmp/'bear_review.ipynb', env['BEAR_LOG'], review)
+            nb = review_notebook(tmp/'bear_review.ipynb', s.log, review)
         else: nb = app_notebook(tmp/'bear_app.ipynb')
         host = socket.gethostname() if ip in ('0.0.0.0', '::', '') else ip
-        url, token = f"http://{host}:{port}/", not no_token and not _loopback(ip)
+        url, token = f"http://{host}:{port}/", not no_token and not is_loopback(ip)
         env.pop('JUPYTER_TOKEN', None); env.pop('JUPYTER_TOKEN_FILE', None)
         if token:  # in a file, not on Voilà's command line, where every user of this machine could read it
             tok = secrets.token_hex(24)
             (tmp/'token').touch(mode=0o600); (tmp/'token').write_text(tok)
             env['JUPYTER_TOKEN_FILE'], url = str(tmp/'token'), url + f'?token={tok}'
-        which = 'model ' + env['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'
-        print(f"Serving {which} at {url}" + (' without a token: anyone who can reach this port can use it' if not token and not _loopback(ip) else ''), flush=True)
+        which = 'model ' + s.model if s.model else 'the zero-shot ImageNet model'
+        print(f"Serving {which} at {url}" + (' without a token: anyone who can reach this port can use it' if not token and not is_loopback(ip) else ''), flush=True)
         cmd = voila_cmd(nb, port, ip, cull_idle=cull_idle, pool=pool, max_kernels=max_kernels, token=token,
-                        conf_dir=None if _loopback(ip) else remote_conf(tmp))
-        sys.exit(_serve(cmd, env=env, cwd=nb.parent))
+                        conf_dir=None if is_loopback(ip) else remote_conf(tmp))
+        sys.exit(serve_voila(cmd, env=env, cwd=nb.parent))
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/06_cli.ipynb #sv-cli
@@ -320,31 +252,30 @@ def bear_serve(model:str=None, # A `bear_train` export (default: ./export.pkl if
                log:str=None, # Prediction log: a SQLite file or a SQLAlchemy URL, e.g. postgresql+psycopg://user@db/bears (default: $BEAR_LOG, else predictions.db)
                photos:str=None, # Keep every uploaded photo in this folder (default: keep only those that go to review)
                review_photos:str=None, # Keep photos that go to review here (default: --photos, else beside a SQLite log; name a shared folder with PostgreSQL)
-               rollout:str='full', # manual (answers logged, not shown; every photo to review), limited[:PCT] (also PCT% of confident answers, default 10), or full
-               max_mb:float=20, # Largest request body, in MB
-               max_files:int=16, # Most files in one /predict/batch request
+               rollout:str=None, # manual (answers logged, not shown; every photo to review), limited[:PCT] (also PCT% of confident answers, default 10), or full (default: $BEAR_ROLLOUT, else full)
+               max_mib:float=MAX_UPLOAD_MIB, # Largest request body, in MiB
+               max_files:int=MAX_FILES, # Most files in one /predict/batch request
                backend:str=None, # 'onnx' (ONNX Runtime, no torch imported), 'torch' or 'auto' (default: $BEAR_BACKEND, else ONNX Runtime where the model has an ONNX file)
               ):
-    "Serve the classifier as a JSON HTTP service: POST /predict and /predict/batch, GET /health and /model, docs at /docs"
+    "Serve the classifier as a JSON HTTP service: POST /predict and /predict/batch, GET /health, /ready and /model, docs at /docs"
     import uvicorn
     from bear_lib.log import log_url, parse_rollout
-    try: parse_rollout(rollout)
+    try:
+        s = Settings.from_env(log=log, photos=photos, review_photos=review_photos, rollout=rollout, max_mib=max_mib,
+                              max_files=max_files, backend=backend)
+        parse_rollout(s.rollout)
     except ValueError as e: sys.exit(str(e))
-    if backend not in (None, 'onnx', 'torch', 'auto'): sys.exit(f"Backend {backend!r} isn't known: use onnx, torch or auto.")
     if model is None and Path('export.pkl').is_file(): model = 'export.pkl'
-    if model:
-        if not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
-        os.environ['BEAR_MODEL'] = str(Path(model).resolve())
-    else: os.environ.pop('BEAR_MODEL', None)
-    os.environ.update(BEAR_LOG=log_url(log), BEAR_MAX_MB=str(max_mb), BEAR_MAX_FILES=str(max_files))
-    if photos: os.environ['BEAR_PHOTOS'] = str(Path(photos).resolve())
-    if review_photos: os.environ['BEAR_REVIEW_PHOTOS'] = str(Path(review_photos).resolve())
-    os.environ['BEAR_ROLLOUT'] = rollout
-    if backend: os.environ['BEAR_BACKEND'] = '' if backend == 'auto' else backend  # each worker reads it (`app_from_env`)
+    if model and not Path(model).is_file(): sys.exit(f"No model at {model}: train one with `bear_train --images DIR --out {model}`")
+    s = replace(s, model=str(Path(model).resolve()) if model else None, log=log_url(s.log),
+                photos=s.photos and str(Path(s.photos).resolve()), review_photos=s.review_photos and str(Path(s.review_photos).resolve()))
+    for k,v in s.to_env().items():  # each worker reads them back (`app_from_env`)
+        if v is None: os.environ.pop(k, None)
+        else: os.environ[k] = v
     # each worker answers one photo at a time: give each its share of the cores
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // max(1, workers))))
-    print(f"Serving {'model ' + os.environ['BEAR_MODEL'] if model else 'the zero-shot ImageNet model'} at http://{host}:{port}/ "
-          f"({workers} worker{'s' * (workers > 1)}; rollout {rollout}; docs at /docs; log {os.environ['BEAR_LOG']})", flush=True)
+    print(f"Serving {'model ' + s.model if s.model else 'the zero-shot ImageNet model'} at http://{host}:{port}/ "
+          f"({workers} worker{'s' * (workers > 1)}; rollout {s.rollout}; docs at /docs; log {s.log})", flush=True)
     uvicorn.run('bear_lib.serve:app_from_env', factory=True, host=host, port=port, workers=workers)
 
 # %% ../nbs/06_cli.ipynb #rp-cli
@@ -362,7 +293,7 @@ def bear_report(log:str=None, # Prediction log: a SQLite file or a SQLAlchemy UR
     from datetime import datetime
     from bear_lib.log import log_url
     if model and not Path(model).is_file(): sys.exit(f"No model at {model}: pass a `bear_train` export, or leave --model out for the zero-shot model")
-    url = log_url(log)
+    url = log_url(Settings.from_env(log=log).log)
     if url.startswith('sqlite:///') and not Path(url[len('sqlite:///'):]).is_file(): sys.exit(f"No prediction log at {url[len('sqlite:///'):]}: pass --log DB")
     try: t = datetime.fromisoformat(since) if since else None
     except ValueError: sys.exit(f"--since {since!r} is not a date or time: write it as 2026-03-01 or 2026-03-01T12:00")

@@ -6,15 +6,15 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from PIL import Image, ImageEnhance, ImageOps
 from fastcore.all import *
-from fastai.data.transforms import parent_label, FuncSplitter
+from fastai.data.transforms import parent_label
 from .data import get_bear_files
-from .images import load_image
+from .images import load_image, shift_image, SHIFTS
+from .scores import unit, embeddings
 
 # %% auto #0
-__all__ = ['SHIFTS', 'stratified_folds', 'wilson_interval', 'preds_frame', 'expected_calibration_error', 'error_summary',
-           'model_probs', 'model_vocab', 'evaluate_files', 'evaluate_folder', 'cross_validate']
+__all__ = ['stratified_folds', 'wilson_interval', 'preds_frame', 'expected_calibration_error', 'error_summary', 'learner_probs',
+           'model_probs', 'model_vocab', 'evaluate_files', 'evaluate_folder']
 
 # %% ../nbs/02a_evaluate.ipynb #e005
 def stratified_folds(labels, # the class of each photo
@@ -76,31 +76,28 @@ def error_summary(df:pd.DataFrame # from `preds_frame`: one shift
                 ece=expected_calibration_error(df) if n else float('nan'),
                 confusion={str(t): {str(p): int(cm.loc[t, p]) for p in vocab} for t in vocab})
 
-# %% ../nbs/02a_evaluate.ipynb #e014
-def _low_res(im, f=8):
-    w,h = im.size
-    return im.resize((max(1, w//f), max(1, h//f)), Image.BILINEAR).resize((w, h), Image.BILINEAR)
-
-SHIFTS = dict(greyscale=lambda im: ImageOps.grayscale(im).convert('RGB'),  # shifted copies of a photo, as `predict_shifts` applies them
-              dark=lambda im: ImageEnhance.Brightness(im).enhance(0.25),
-              low_res=_low_res)
-
 # %% ../nbs/02a_evaluate.ipynb #e017
-def model_probs(model, # a `Learner`, or a model from `bear_lib.infer.load_model`
+def learner_probs(learn, # a fastai `Learner`
+                  items, # photos: files or RGB PIL images
+                  emb:bool=False # also return their unit-length embeddings (`bear_lib.scores.embeddings`)
+                 ):
+    "Probabilities (n × classes, numpy) of `items` under `learn`'s validation transforms, as the model sees a photo it answers"
+    from contextlib import nullcontext
+    with learn.no_bar(), learn.no_logging(), embeddings(learn.model) if emb else nullcontext() as e:
+        p = learn.get_preds(dl=learn.dls.test_dl(items))[0].numpy()
+    return (p, unit(np.concatenate(e))) if emb else p
+
+def model_probs(model, # a `Learner`, or a model from `bear_lib.bundle.load_model`
                 ims:list, # RGB PIL images
                 bs:int=64 # photos per forward pass
                ) -> np.ndarray:
     "Class probabilities (n × classes) of `ims`, as the model's own backend computes them"
     from fastai.learner import Learner
-    out = []
-    for i in range(0, len(ims), bs):
-        b = ims[i:i+bs]
-        if isinstance(model, Learner):
-            with model.no_bar(), model.no_logging(): out.append(model.get_preds(dl=model.dls.test_dl(b))[0].numpy())
-        else: out.append(model.probs(b))
+    out = [learner_probs(model, ims[i:i+bs]) if isinstance(model, Learner) else model.probs(ims[i:i+bs]) for i in range(0, len(ims), bs)]
     return np.concatenate(out) if out else np.zeros((0, len(model_vocab(model))))
 
-def model_vocab(model) -> list:
+def model_vocab(model # a `Learner` or a loaded model
+               ) -> list:
     "The class names of a `Learner` or a loaded model"
     return [str(v) for v in (model.dls.vocab if hasattr(model, 'dls') else model.vocab)]
 
@@ -108,16 +105,16 @@ def evaluate_files(model, # a `Learner` or a loaded model
                    files, # photo files
                    labels, # their true classes
                    fold=-1, # their fold(s)
-                   shifts=() # names in `SHIFTS` to evaluate too
+                   shifts=() # names in `bear_lib.images.SHIFTS` to evaluate too
                   ) -> pd.DataFrame:
     "`preds_frame` of `model` on `files`, as they are and under each of `shifts`"
     ims = [load_image(f) for f in files]
-    return pd.concat([preds_frame(files, labels, model_probs(model, [SHIFTS[s](im) for im in ims] if s else ims), model_vocab(model), fold, s)
+    return pd.concat([preds_frame(files, labels, model_probs(model, [shift_image(im, s) for im in ims] if s else ims), model_vocab(model), fold, s)
                       for s in ['', *shifts]], ignore_index=True)
 
 def evaluate_folder(model, # a `Learner` or a loaded model
                     test, # a folder of class folders the model never trained on
-                    shifts=() # names in `SHIFTS` to evaluate too
+                    shifts=() # names in `bear_lib.images.SHIFTS` to evaluate too
                    ) -> pd.DataFrame:
     "`evaluate_files` on every photo in the class folders of `test`"
     test = Path(test)
@@ -125,35 +122,3 @@ def evaluate_folder(model, # a `Learner` or a loaded model
     fns = get_bear_files(test)
     if not fns: raise ValueError(f"No photos in the class folders of {test}")
     return evaluate_files(model, fns, fns.map(parent_label), -1, shifts)
-
-# %% ../nbs/02a_evaluate.ipynb #e020
-from .train import train
-
-@delegates(train)
-def cross_validate(path, # a dataset: a folder of class folders
-                   folds:int=5, # how many folds
-                   seed:int=42, # seed of the folds and of each training run
-                   zero_shot:bool=False, # evaluate the zero-shot ImageNet model on the folds instead of training
-                   shifts=(), # names in `SHIFTS` to evaluate each held-out fold under too
-                   on_fold=None, # called as `on_fold(k, model, held_files)` after each fold, e.g. to try the model on other photos
-                   **kwargs
-                  ) -> pd.DataFrame: # out-of-fold predictions, as `preds_frame` makes them
-    "Out-of-fold predictions of every photo in `path`: k-fold cross-validation of `train` (or of the zero-shot model)"
-    from fastprogress.fastprogress import progress_bar
-    path = Path(path)
-    fns = get_bear_files(path)
-    labels = fns.map(parent_label)
-    fold = stratified_folds(labels, folds, seed)
-    if zero_shot:
-        from bear_lib.infer import ImageNetBears, _imagenet_map
-        imap = _imagenet_map({}, sorted(set(labels)))
-        if not imap: raise ValueError(f"The zero-shot model knows only ImageNet's classes; {sorted(set(labels))} aren't all among them")
-        model = ImageNetBears(imap)
-    out = []
-    for k in progress_bar(range(folds), leave=False):
-        held = [f for f,i in zip(fns, fold) if i == k]
-        if not zero_shot:
-            model = train(path, seed=seed, splitter=FuncSplitter(frozenset(held).__contains__), **kwargs)  # validation = fold k
-        out.append(evaluate_files(model, held, [parent_label(f) for f in held], k, shifts))
-        if on_fold: on_fold(k, model, held)
-    return pd.concat(out, ignore_index=True)

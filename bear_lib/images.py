@@ -7,11 +7,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['PHOTO_FORMATS', 'OPENERS', 'IMAGE_EXTS', 'MAX_PIXELS', 'BadImage', 'decode', 'to_rgb', 'upright', 'open_image',
-           'load_image']
+__all__ = ['PHOTO_FORMATS', 'OPENERS', 'IMAGE_EXTS', 'MAX_PIXELS', 'SHIFTS', 'BadImage', 'decode', 'to_rgb', 'upright',
+           'open_image', 'load_image', 'image_files', 'shift_image', 'shift_all']
 
 # %% ../nbs/91_images.ipynb #i005
 PHOTO_FORMATS = ('JPEG', 'PNG', 'GIF', 'WEBP', 'BMP', 'TIFF', 'MPO') # the only formats read
@@ -112,3 +112,33 @@ def load_image(x, # a path, bytes, an open file or a PIL image
               ) -> Image.Image:
     "An upright 8-bit RGB Pillow image of `x`, or `BadImage` saying why not"
     return open_image(x, max_pixels)
+
+# %% ../nbs/91_images.ipynb #i021
+def image_files(paths # files and folders (searched recursively for `IMAGE_EXTS`)
+               ) -> list:
+    "The files in `paths`: files as they are, folders searched recursively for images; `FileNotFoundError` for a path that doesn't exist"
+    out = []
+    for p in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
+        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.suffix.lower() in IMAGE_EXTS and f.is_file())
+        elif p.exists(): out.append(p)
+        else: raise FileNotFoundError(f"No such file or folder: {p}")
+    return out
+
+# %% ../nbs/91_images.ipynb #i024
+SHIFTS = ('greyscale', 'dark', 'low_res', 'blur') # the shifts `shift_image` makes
+
+def shift_image(im:Image.Image, # an RGB image
+                how:str # 'greyscale', 'dark' (25% brightness), 'low_res' (8× down, then up again) or 'blur' (Gaussian, radius 4)
+               ) -> Image.Image:
+    "`im` as a changed camera or setting would give it: a simulated domain shift"
+    if how == 'greyscale': return ImageOps.grayscale(im).convert('RGB')
+    if how == 'dark': return ImageEnhance.Brightness(im).enhance(0.25)
+    if how == 'low_res': return im.resize((max(1, im.width//8), max(1, im.height//8)), Image.BILINEAR).resize(im.size, Image.BILINEAR)
+    if how == 'blur': return im.filter(ImageFilter.GaussianBlur(4))
+    raise ValueError(f"Unknown shift {how!r}: one of {', '.join(SHIFTS)}")
+
+def shift_all(im:Image.Image # an RGB image
+             ) -> Image.Image:
+    "`im` under every shift at once: low resolution, blurred, greyscale and dark"
+    for s in ('low_res', 'blur', 'greyscale', 'dark'): im = shift_image(im, s)
+    return im

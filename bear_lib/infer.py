@@ -4,406 +4,21 @@
 
 # %% ../nbs/04_infer.ipynb #c003
 from __future__ import annotations
-import json, math, os, sys, warnings, functools, importlib.util, importlib.resources
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+import time
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .core import sha256
-from .images import BadImage, load_image
+from .images import BadImage, load_image, image_files
+from .answers import Answer, NOT_SURE, NOT_A_BEAR, REFUSALS
+from .imagenet import imagenet_categories
+from .bundle import model_id
 
 # %% auto #0
-__all__ = ['IMAGENET_BEARS', 'IMAGENET_PRE', 'ZERO_SHOT_EVAL', 'OOD_K', 'OOD_QUANTILE', 'OOD_THRESHOLD', 'CONF_THRESHOLD',
-           'BASELINE_CONF_BINS', 'imagenet_categories', 'imagenet_net', 'preprocess', 'cache_dir', 'OnnxNet',
-           'zero_shot_onnx', 'imagenet_onnx', 'imagenet_probs', 'ImageNetBears', 'calibrate', 'fit_temperature', 'unit',
-           'knn_distance', 'ood_threshold', 'embeddings', 'BearModel', 'OnnxModel', 'load_model', 'Answer', 'decide',
-           'answer', 'answers_baseline', 'pick_ood_threshold', 'pick_conf_threshold', 'predict_files']
-
-# %% ../nbs/04_infer.ipynb #c011
-IMAGENET_BEARS = {'black': 'American black bear', 'grizzly': 'brown bear', 'teddy': 'teddy'}
-
-@functools.cache
-def imagenet_categories() -> list:
-    "The 1000 ImageNet category names in the order of the classifier's outputs, from a file shipped with bear_lib"
-    return json.loads((importlib.resources.files('bear_lib')/'imagenet_categories.json').read_text())
-
-@functools.cache
-def imagenet_net():
-    "torchvision's ImageNet MobileNetV2 (eval mode) and its preprocessing, loaded once per process (imports torch)"
-    import torchvision
-    from bear_lib.backbones import mobilenet_v2
-    return mobilenet_v2(pretrained=True).eval(), torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.transforms()
-
-# %% ../nbs/04_infer.ipynb #c011p
-IMAGENET_PRE = dict(resize='shorter', resize_size=256, size=224, resample='bilinear',  # torchvision's IMAGENET1K_V1 transforms
-                    mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
-_PAD = {'zeros': 'constant', 'border': 'edge', 'reflection': 'reflect'}  # fastai's pad modes, as numpy names them
-_RESAMPLE = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC, 'nearest': Image.NEAREST}
-
-def _crop_pad(im, sz, tl, pad_mode='zeros', resize_to=None, resample='bilinear'):
-    "fastai's `crop_pad` of a PIL image (crop, pad, resize), step for step in Pillow and numpy"
-    (w,h),(cw,ch),(l,t) = im.size, sz, tl
-    if l >= 0 or t >= 0 or l+cw <= w or t+ch <= h: im = im.crop((max(l, 0), max(t, 0), min(l+cw, w), min(t+ch, h)))
-    before,after = (max(-l, 0), max(-t, 0)), (max(cw-w+l, 0), max(ch-h+t, 0))
-    if any(before) or any(after):  # torchvision's `pad`, which fastai calls, pads a PIL image with numpy
-        im = Image.fromarray(np.pad(np.asarray(im), ((before[1], after[1]), (before[0], after[0]), (0, 0)), mode=_PAD[pad_mode]))
-    return im if resize_to is None else im.resize(tuple(resize_to), _RESAMPLE[resample])
-
-def preprocess(im:Image.Image, # an RGB image
-               pre:dict # how: `IMAGENET_PRE`, or an export's `card['preprocess']`
-              ) -> np.ndarray: # 3 × size × size, float32
-    "The network's input for `im`, computed with Pillow and numpy as fastai's validation transforms (or torchvision's) do"
-    if im.mode != 'RGB': im = im.convert('RGB')
-    s,(w,h),how,rs = pre['size'], im.size, pre['resize'], pre.get('resample', 'bilinear')
-    if how == 'shorter':  # torchvision: Resize(resize_size) of the shorter side, then CenterCrop(size)
-        r = pre['resize_size']
-        nw,nh = (r, int(r*h/w)) if w <= h else (int(r*w/h), r)
-        im = im.resize((nw, nh), _RESAMPLE[rs])
-        l,t = int(round((nw-s)/2.)), int(round((nh-s)/2.))
-        im = im.crop((l, t, l+s, t+s))
-    elif how == 'random':  # fastai's RandomResizedCrop in validation: squish to size+xtra, then a centre crop
-        big = s + math.ceil(s*pre['val_xtra']/8)*8
-        im = _crop_pad(_crop_pad(im, (w, h), (0, 0), resize_to=(big, big), resample=rs), (s, s), ((big-s)//2, (big-s)//2))
-    elif how == 'squish': im = _crop_pad(im, (w, h), (0, 0), pre.get('pad_mode', 'reflection'), (s, s), rs)
-    elif how in ('crop', 'pad'):  # fastai's Resize in validation: the centred square (cropped or padded), resized
-        m = (w/s if w/s < h/s else h/s) if how == 'crop' else (w/s if w/s > h/s else h/s)
-        c = int(m*s)
-        im = _crop_pad(im, (c, c), (int(.5*(w-c)), int(.5*(h-c))), pre.get('pad_mode', 'reflection'), (s, s), rs)
-    else: raise ValueError(f"Unknown resize {how!r} in the preprocessing {pre}: export the model again with bear_train.")
-    # channels first while still 8-bit, then one float copy scaled in place: (x/255 - mean)/std as x*a + b, 3x faster
-    x = np.asarray(im).transpose(2, 0, 1).astype(np.float32)
-    std = np.asarray(pre['std'], np.float32)[:, None, None]
-    x *= 1 / (np.float32(255) * std)
-    x += -np.asarray(pre['mean'], np.float32)[:, None, None] / std
-    return x
-
-# %% ../nbs/04_infer.ipynb #c011o
-def cache_dir() -> Path:
-    "Where bear_lib keeps what it builds once: `$BEAR_CACHE`, else `~/.cache/bear_lib`"
-    return Path(os.environ.get('BEAR_CACHE') or Path.home()/'.cache'/'bear_lib')
-
-class OnnxNet:
-    "An ONNX file on ONNX Runtime with its preprocessing: RGB images in, the network's outputs (numpy) out"
-    def __init__(self, fname, # an ONNX file whose one input is a batch of images
-                 pre:dict, # its preprocessing, for `preprocess`
-                 threads:int=None, # intra-op threads (default: `$OMP_NUM_THREADS`, else ONNX Runtime's choice)
-                 spin:bool=False # let idle intra-op threads spin-wait for work (faster alone, slower on cores shared with other work)
-                ):
-        import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads or int(os.environ.get('OMP_NUM_THREADS') or 0)
-        so.add_session_config_entry('session.intra_op.allow_spinning', '1' if spin else '0')
-        self.fname,self.pre = Path(fname),pre
-        self.sess = ort.InferenceSession(str(fname), so, providers=['CPUExecutionProvider'])
-        self.input = self.sess.get_inputs()[0].name
-
-    def run(self, ims # RGB PIL images
-           ) -> list:
-        "Every output of the network for `ims`, one row per image: preprocessed in the caller's thread, then the network in its turn"
-        x = np.stack([preprocess(im, self.pre) for im in ims])
-        return _turns().submit(self.sess.run, None, {self.input: x}).result()
-
-    def __call__(self, ims # RGB PIL images
-                ) -> np.ndarray:
-        "The first output for `ims`, one row per image"
-        return self.run(ims)[0]
-
-@functools.cache
-def _turns():
-    "One thread that runs this process's ONNX forward passes one at a time, first come first served"
-    from concurrent.futures import ThreadPoolExecutor
-    return ThreadPoolExecutor(1, thread_name_prefix='bear_onnx')
-os.register_at_fork(after_in_child=_turns.cache_clear)  # a forked child gets its own thread, not its parent's dead one
-
-def zero_shot_onnx() -> Path:
-    "The ImageNet MobileNetV2 (softmax included) as ONNX in `cache_dir()`, built once with torch"
-    fname = cache_dir()/'imagenet_mobilenet_v2.onnx'
-    if fname.is_file(): return fname
-    import fcntl, tempfile
-    fname.parent.mkdir(parents=True, exist_ok=True)
-    with open(fname.parent/'.build.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # app kernels starting together: one builds it, the others wait for its file
-        if not fname.is_file():
-            from bear_lib.train import export_onnx
-            fd,tmp = tempfile.mkstemp(dir=fname.parent, prefix=f'.{fname.name}.', suffix='.tmp'); os.close(fd)
-            try:
-                export_onnx(imagenet_net()[0], tmp, IMAGENET_PRE['size'])
-                os.replace(tmp, fname)  # a file appears whole or not at all
-            finally: Path(tmp).unlink(missing_ok=True)
-    return fname
-
-@functools.cache
-def imagenet_onnx() -> OnnxNet:
-    "The ImageNet MobileNetV2 on ONNX Runtime, loaded once per process"
-    return OnnxNet(zero_shot_onnx(), IMAGENET_PRE)
-
-def imagenet_probs(ims, # RGB PIL images
-                   backend:str='onnx' # 'onnx' (ONNX Runtime) or 'torch'
-                  ) -> np.ndarray: # n × 1000
-    "ImageNet class probabilities of `ims`"
-    if backend == 'onnx': return imagenet_onnx()(ims)
-    import torch
-    net,tfm = imagenet_net()
-    with torch.inference_mode(): return net(torch.stack([tfm(im) for im in ims])).softmax(1).numpy()
-
-# %% ../nbs/04_infer.ipynb #c012
-_RUNTIME = dict(onnx='ONNX Runtime', torch='PyTorch')
-
-def _has_ort() -> bool: return importlib.util.find_spec('onnxruntime') is not None
-
-def _backend(backend:str=None) -> str:
-    "'onnx' or 'torch': `backend`, else `$BEAR_BACKEND`, else 'auto' (ONNX Runtime when it is installed)"
-    b = backend or os.environ.get('BEAR_BACKEND') or 'auto'
-    if b not in ('auto', 'onnx', 'torch'): raise ValueError(f"The backend must be 'auto', 'onnx' or 'torch', not {b!r}.")
-    return ('onnx' if _has_ort() else 'torch') if b == 'auto' else b
-
-class _Classifier:
-    "What the models share: `predict` on top of their own `probs`, and the training photos' embeddings an export may have"
-    ood,bank = None,None
-    def _load_bank(self, side:Path):
-        "Load the embeddings of the training photos that the sidecar `side` names (`card['ood']`), if it names any"
-        self.ood = self.card.get('ood') or None
-        if not self.ood: return
-        f = side.with_name(Path(self.ood['file']).name)  # beside the sidecar, whatever path it says
-        if not f.is_file():
-            raise ValueError(f"{f.name} is missing: copy it beside {side.name} (`bear_train` writes it with the model), or export the model again with `bear_train`.")
-        if sha256(f) != self.ood.get('sha256'):
-            raise ValueError(f"{f.name} isn't the file {side.name} describes (another sha256): export the model again with `bear_train`.")
-        self.bank = np.load(f, allow_pickle=False).astype(np.float32)
-    def predict(self, img # a path, bytes or PIL image
-               ):
-        "(label, index, probabilities) for one image, as `Learner.predict` returns them"
-        p = self.probs([load_image(img)])[0]
-        i = int(p.argmax())
-        return self.vocab[i], i, p
-
-class ImageNetBears(_Classifier):
-    "Zero-shot bear classifier: an ImageNet model's probabilities of its three bear classes"
-    def __init__(self, classes:dict=IMAGENET_BEARS, # our label → ImageNet category name
-                 backend:str=None # 'onnx', 'torch' or 'auto' (default: `$BEAR_BACKEND`, else 'auto')
-                ):
-        cats = imagenet_categories()
-        self.imagenet_map,self.vocab = dict(classes),list(classes)
-        self.idxs = np.array([cats.index(c) for c in classes.values()])
-        self.backend = _backend(backend)
-        imagenet_onnx() if self.backend == 'onnx' else imagenet_net()  # loaded now, not on the first photo
-        self.card = dict(name='ImageNet MobileNetV2 (zero-shot, no training)', kind='zero-shot', vocab=list(classes),
-                         arch='mobilenet_v2', trained_at=None, imagenet=dict(classes), runtime=_RUNTIME[self.backend], **ZERO_SHOT_EVAL)
-
-    def probs(self, ims, # RGB PIL images
-              imagenet:bool=False # also return the ImageNet probabilities (n × 1000)
-             ):
-        "Class probabilities (n × classes, numpy) of `ims`"
-        P = imagenet_probs(ims, self.backend)
-        p = P[:, self.idxs]
-        p = p / p.sum(1, keepdims=True)
-        return (p, P) if imagenet else p
-
-# %% ../nbs/04_infer.ipynb #c014
-ZERO_SHOT_EVAL = dict(error_rate=0.0135, n_valid=371, evaluated_on="bear_lib's sample photos, none used in training")
-
-# %% ../nbs/04_infer.ipynb #q-cal
-def calibrate(p, # class probabilities, n × classes
-              T:float=None # temperature; None or 1 leaves `p` as it is
-             ) -> np.ndarray:
-    "`p` with its log-probabilities divided by `T`, normalised again"
-    p = np.asarray(p, dtype=np.float32)
-    if not T or T == 1: return p
-    z = np.log(np.clip(p, 1e-12, None)) / np.float32(T)
-    z = np.exp(z - z.max(1, keepdims=True))
-    return z / z.sum(1, keepdims=True)
-
-def fit_temperature(p, # held-out class probabilities, n × classes
-                    y, # their true class indices
-                    lo:float=0.5, hi:float=5. # the range of temperatures searched (a few held-out photos, all right, would push `T` to 0)
-                   ) -> float:
-    "The temperature in [`lo`, `hi`] that minimises the held-out negative log-likelihood (a grid search: one parameter)"
-    y = np.asarray(y, dtype=int)
-    grid = np.exp(np.linspace(np.log(lo), np.log(hi), 121))
-    nll = [-np.log(np.clip(calibrate(p, t)[np.arange(len(y)), y], 1e-12, None)).mean() for t in grid]
-    return round(float(grid[int(np.argmin(nll))]), 3)
-
-# %% ../nbs/04_infer.ipynb #q-far
-OOD_K, OOD_QUANTILE = 5, 0.99  # the k-th nearest training photo; the share of held-out photos of our classes kept as in domain
-
-def unit(x) -> np.ndarray:
-    "The rows of `x` scaled to length 1 (float32)"
-    x = np.asarray(x, np.float32)
-    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
-
-def knn_distance(q, # unit-length embeddings of photos, n × d
-                 bank, # unit-length embeddings of the training photos, m × d
-                 k:int=OOD_K, # the k-th nearest training photo counts
-                 loo:bool=False # `q` is `bank`: leave each photo out of its own neighbours
-                ) -> np.ndarray: # n distances, from 0 (the same direction) to 2
-    "Cosine distance from each photo to its `k`-th nearest training photo: large for photos unlike any the model learned from"
-    s = np.asarray(q, np.float32) @ np.asarray(bank, np.float32).T
-    if loo: np.fill_diagonal(s, -np.inf)
-    k = max(1, min(k, s.shape[1] - int(loo)))
-    return 1 - np.partition(s, -k, axis=1)[:, -k]
-
-def ood_threshold(bank, # unit-length embeddings of the training photos
-                  held=None, # unit-length embeddings of held-out photos of the same classes (e.g. the validation set)
-                  k:int=OOD_K, # as in `knn_distance`
-                  q:float=OOD_QUANTILE # share of those photos to keep in domain
-                 ) -> float:
-    "The distance beyond which a photo is out of domain: the `q` quantile of the distances of photos of our classes the bank doesn't hold"
-    if len(bank) < 2: raise ValueError("At least 2 training photos are needed to measure how far apart photos of these classes are.")
-    d = knn_distance(bank, bank, k, loo=True)
-    if held is not None and len(held): d = np.concatenate([d, knn_distance(held, bank, k)])
-    return float(np.quantile(d, q))
-
-# %% ../nbs/04_infer.ipynb #c017
-def _check_versions(card:dict, now:dict, name:str):
-    "Warn when the libraries in `now` differ from those `card` was trained with"
-    then = card.get('versions', {})
-    diff = {k: (then[k], v) for k,v in now.items() if k in then and then[k] != v}
-    if diff: warnings.warn(f"{name} was trained with other library versions (then, now): {diff}; predictions may differ.")
-
-@contextmanager
-def embeddings(model, # a fastai vision model, `Sequential(body, head)`; else any classifier ending in a linear layer
-               numpy:bool=True # collect numpy arrays; else the tensors themselves (for the ONNX export)
-              ):
-    "A list that collects, for each batch `model` runs meanwhile, its embedding: the body's output averaged over the image (n × d)"
-    import torch
-    out = []
-    keep = (lambda t: t.detach().float().cpu().numpy()) if numpy else (lambda t: t)
-    body = model[0] if isinstance(model, torch.nn.Sequential) and len(model) == 2 else None
-    if body is not None: h = body.register_forward_hook(lambda m, i, o: out.append(keep(o.mean((2, 3)) if o.dim() == 4 else o.flatten(1))))
-    else:  # another shape of model: what its last linear layer reads
-        lin = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
-        h = lin.register_forward_pre_hook(lambda m, i: out.append(keep(i[0].flatten(1))))
-    try: yield out
-    finally: h.remove()
-
-def _imagenet_map(card:dict, vocab) -> dict:
-    "Class → ImageNet category for the out-of-domain check: the sidecar's, else ours when ImageNet knows every class"
-    imap = card.get('imagenet') or {c: IMAGENET_BEARS[c] for c in map(str, vocab) if c in IMAGENET_BEARS}
-    return imap if set(imap) == set(map(str, vocab)) else {}
-
-class BearModel(_Classifier):
-    "A trained fastai export on PyTorch, behind the same interface as `ImageNetBears`"
-    backend = 'torch'
-    def __init__(self, fname # a `bear_train` export
-                ):
-        from fastai.learner import load_learner, Learner
-        from bear_lib.train import versions
-        self.fname = Path(fname)
-        if not self.fname.is_file(): raise FileNotFoundError(f"No model at {fname}: train one with `bear_train --images DIR --out {fname}`.")
-        try: self.learn = load_learner(self.fname, cpu=True)
-        except Exception as e:
-            raise ValueError(f"{fname} is not a model bear_lib can load ({type(e).__name__}: {e}). "
-                             "Pass a file written by `bear_train` or `export_model`.") from e
-        if not isinstance(self.learn, Learner):
-            raise ValueError(f"{fname} holds a {type(self.learn).__name__}, not a fastai Learner: pass a file written by `bear_train`.")
-        self.vocab = self.learn.dls.vocab
-        side = self.fname.with_suffix('.json')
-        self.card = json.loads(side.read_text()) if side.exists() else dict(vocab=list(self.vocab))
-        self.card.update(name=f'Trained model {self.fname.name}', kind='trained', runtime=_RUNTIME['torch'])
-        _check_versions(self.card, {k: versions()[k] for k in ('fastai', 'torch', 'torchvision', 'pillow')}, self.fname.name)
-        self.imagenet_map = _imagenet_map(self.card, self.vocab)  # photos of classes ImageNet knows get the out-of-domain check
-        dl = self.learn.dls.valid
-        self._after_item, self._after_batch = dl.after_item, dl.after_batch
-        # validation-mode transforms: a loaded export's pipelines have no split_idx until their DataLoader runs, which sets 1 again
-        self._after_item.split_idx = self._after_batch.split_idx = 1
-        self.learn.model.eval()
-        self._load_bank(side)
-        if self.imagenet_map and self.bank is None: imagenet_net()
-
-    def probs(self, ims, # RGB PIL images
-              imagenet:bool=False, # also return the ImageNet probabilities (n × 1000), None when the classes aren't ImageNet's
-              far:bool=False # instead, also return each photo's `knn_distance` to the training photos (the export must have them)
-             ):
-        "Class probabilities (n × classes, numpy) of `ims`, preprocessed as the export's validation set"
-        import torch
-        from fastai.vision.core import PILImage
-        xs = [self._after_item((PILImage(im),))[0] for im in ims]
-        x = self._after_batch((torch.stack(xs),))[0].as_subclass(torch.Tensor)  # a plain tensor through the model: no fastai dispatch per layer
-        with torch.inference_mode(), embeddings(self.learn.model) if far else nullcontext() as emb:
-            p = calibrate(self.learn.loss_func.activation(self.learn.model(x)).numpy(), self.card.get('temperature'))
-        if far: return p, knn_distance(unit(emb[0]), self.bank, self.ood['k'])
-        if not imagenet: return p
-        return p, (imagenet_probs(ims, 'torch') if self.imagenet_map else None)
-
-# %% ../nbs/04_infer.ipynb #c017o
-class OnnxModel(_Classifier):
-    "A `bear_train` export's ONNX twin (`export.onnx` beside `export.pkl`) on ONNX Runtime, behind the same interface"
-    backend = 'onnx'
-    def __init__(self, fname # the export (`.pkl`) or its `.onnx`; its sidecar `.json` must be beside it
-                ):
-        import onnxruntime, PIL
-        self.fname = Path(fname).with_suffix('.onnx')
-        side = self.fname.with_suffix('.json')
-        if not self.fname.is_file():
-            raise FileNotFoundError(f"No ONNX model at {self.fname}: export one with `bear_train --images DIR --out {self.fname.with_suffix('.pkl')}`.")
-        if not side.is_file(): raise FileNotFoundError(f"No sidecar {side} beside {self.fname}: export the model again with `bear_train`.")
-        self.card = json.loads(side.read_text())
-        if 'preprocess' not in self.card or (self.card.get('onnx') or {}).get('sha256') != sha256(self.fname):
-            raise ValueError(f"{side.name} doesn't describe {self.fname.name} (no preprocessing, or another file's sha256): "
-                             "export the model again with `bear_train`.")
-        self.vocab = list(self.card['vocab'])
-        self.card.update(name=f'Trained model {Path(fname).name}', kind='trained', runtime=_RUNTIME['onnx'])
-        _check_versions(self.card, dict(pillow=PIL.__version__, numpy=np.__version__, onnxruntime=onnxruntime.__version__), self.fname.name)
-        self.imagenet_map = _imagenet_map(self.card, self.vocab)
-        self.net = OnnxNet(self.fname, self.card['preprocess'])
-        self._load_bank(side)
-        if self.bank is not None and len(self.net.sess.get_outputs()) < 2:
-            raise ValueError(f"{self.fname.name} has no embeddings output for {side.name}'s out-of-domain check: export the model again with `bear_train`.")
-        if self.imagenet_map and self.bank is None: imagenet_onnx()  # loaded now, not on the first photo
-
-    def probs(self, ims, # RGB PIL images
-              imagenet:bool=False, # also return the ImageNet probabilities (n × 1000, from its ONNX), None when the classes aren't ImageNet's
-              far:bool=False # instead, also return each photo's `knn_distance` to the training photos (the export must have them)
-             ):
-        "Class probabilities (n × classes, numpy) of `ims`"
-        outs = self.net.run(ims)
-        p = calibrate(outs[0], self.card.get('temperature'))
-        if far: return p, knn_distance(unit(outs[1]), self.bank, self.ood['k'])
-        if not imagenet: return p
-        return p, (imagenet_probs(ims, 'onnx') if self.imagenet_map else None)
-
-# %% ../nbs/04_infer.ipynb #c018
-def load_model(fname=None, # a `bear_train` export (`.pkl` or its `.onnx`); default: `$BEAR_MODEL`, else the zero-shot model
-               backend:str=None # 'onnx', 'torch' or 'auto' (default: `$BEAR_BACKEND`, else 'auto': ONNX Runtime when the export has an ONNX file)
-              ):
-    "The model at `fname` (on ONNX Runtime when its ONNX file is there, else PyTorch), or the zero-shot `ImageNetBears`"
-    if fname is None and os.environ.get('BEAR_MODEL'):
-        fname = os.environ['BEAR_MODEL']
-        print(f"Loading the model in $BEAR_MODEL: {fname}", file=sys.stderr)
-    want = backend or os.environ.get('BEAR_BACKEND') or 'auto'
-    _backend(want)  # a clear error for an unknown backend
-    if fname is None: return ImageNetBears(backend=want)
-    fname = Path(fname)
-    pkl = fname.with_suffix('.pkl') if fname.suffix == '.onnx' else fname
-    if want == 'onnx' or (want == 'auto' and _has_ort() and fname.with_suffix('.onnx').is_file()):
-        try: return OnnxModel(fname)
-        except ValueError as e:
-            if want == 'onnx' or not pkl.is_file(): raise
-            warnings.warn(f"{e} Using {pkl.name} on PyTorch instead.")
-    return BearModel(pkl)
+__all__ = ['OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS', 'decide', 'answer', 'answers_baseline', 'predict_files']
 
 # %% ../nbs/04_infer.ipynb #c023
 OOD_THRESHOLD = 4e-3   # ImageNet probability of our classes below which a photo "doesn't look like" them; chosen below
 CONF_THRESHOLD = 0.75  # the model's probability below which the app is "not sure"; chosen below
-
-@dataclass
-class Answer:
-    "What the app, `bear_predict` and the service say about one photo"
-    label: str|None # the class; None when not answering
-    best: str # the most probable class
-    probs: dict # class → probability
-    text: str # the answer in words
-    seen_as: str|None = None # ImageNet's top class when the photo doesn't look like our classes
-    bear_mass: float|None = None # ImageNet probability of our classes
-    far: float|None = None # distance to the training photos (`knn_distance`), for a model that has them
-    unfamiliar: bool = False # refused because it is farther from the training photos than the model's threshold
-    @property
-    def sure(self): return self.label is not None
-    @property
-    def code(self) -> str:
-        "The answer in one word, for tables and services: the class, 'not_sure' or 'not_a_bear'"
-        return self.label if self.sure else 'not_a_bear' if self.seen_as is not None or self.unfamiliar else 'not_sure'
 
 def _a(noun): return ('an ' if noun[0].lower() in 'aeiou' else 'a ') + noun
 
@@ -413,7 +28,7 @@ def decide(probs, # the model's class probabilities of one photo
            imagenet_map:dict=None, # class → ImageNet category name
            conf:float=CONF_THRESHOLD, # least probability to name a class
            ood:float=OOD_THRESHOLD, # least ImageNet probability of our classes
-           far:float=None, # the photo's distance to the training photos (`knn_distance`), if the model has them
+           far:float=None, # the photo's distance to the training photos (`bear_lib.scores.knn_distance`), if the model has them
            max_far:float=None # the distance beyond which a photo is out of domain (the export's `card['ood']['threshold']`)
           ) -> Answer:
     "An `Answer`: a class, 'not sure', or 'this looks like something else'"
@@ -464,42 +79,14 @@ def answers_baseline(answers, # `Answer`s of the validation photos, from `answer
     codes = [a.code for a in answers]
     conf = np.array([max(a.probs.values()) for a in answers], dtype=float)
     n = len(answers)
-    return dict(n=n, mix={c: codes.count(c) for c in [*map(str, vocab), 'not_sure', 'not_a_bear']},
-                not_sure_rate=codes.count('not_sure')/n if n else None, ood_rate=codes.count('not_a_bear')/n if n else None,
+    return dict(n=n, mix={c: codes.count(c) for c in [*map(str, vocab), *REFUSALS]},
+                not_sure_rate=codes.count(NOT_SURE)/n if n else None, ood_rate=codes.count(NOT_A_BEAR)/n if n else None,
                 conf_deciles=[round(float(q), 4) for q in np.quantile(conf, np.linspace(0, 1, 11))] if n else [],
                 conf_hist=np.histogram(conf, BASELINE_CONF_BINS, (0, 1))[0].tolist(),
                 conf=sorted(round(float(c), 4) for c in conf),  # the sample itself, for a two-sample KS test
                 conf_threshold=CONF_THRESHOLD, ood_threshold=OOD_THRESHOLD, measured_on=measured_on)
 
-
-# %% ../nbs/04_infer.ipynb #c027
-def pick_ood_threshold(mass, # `bear_mass` of in-domain photos
-                       keep:float=0.98 # share of them to let through
-                      ) -> float:
-    "The ImageNet-probability threshold that lets through `keep` of the in-domain photos, to one significant digit"
-    return float(f'{np.quantile(np.asarray(mass), 1 - keep):.0e}')
-
-def pick_conf_threshold(conf, # the model's top probability per photo
-                        correct, # whether its top class was right
-                        target:float=0.99 # least accuracy of the answered photos
-                       ) -> float:
-    "The lowest confidence threshold (in steps of 0.05) at which the answered photos are at least `target` accurate"
-    conf,correct = np.asarray(conf), np.asarray(correct, dtype=bool)
-    for t in np.arange(0.35, 1.0, 0.05):
-        k = conf >= t
-        if k.any() and correct[k].mean() >= target: return round(float(t), 2)
-    return 1.0
-
 # %% ../nbs/04_infer.ipynb #c032
-def _expand(paths) -> list:
-    from bear_lib.gather import IMAGE_EXTS
-    out = []
-    for p in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
-        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.suffix.lower() in IMAGE_EXTS and f.is_file())
-        elif p.exists(): out.append(p)
-        else: raise FileNotFoundError(f"No such file or folder: {p}")
-    return out
-
 def predict_files(model, # from `load_model`
                   paths, # files and folders (searched recursively for images)
                   conf:float=CONF_THRESHOLD, # least probability to name a class
@@ -510,10 +97,8 @@ def predict_files(model, # from `load_model`
     import time, pandas as pd
     from fastprogress.fastprogress import progress_bar
     rows, mid = [], None
-    if log is not None:
-        from bear_lib.log import model_id
-        mid = model_id(model)
-    for f in progress_bar(_expand(paths), leave=False):
+    if log is not None: mid = model_id(model)
+    for f in progress_bar(image_files(paths), leave=False):
         t = time.perf_counter()
         try: data = Path(f).read_bytes(); a, = answer(model, [data], conf, ood)
         except (OSError, BadImage) as e:  # a file that can't be read or isn't a photo: no answer, so no log row

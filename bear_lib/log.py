@@ -4,25 +4,26 @@
 
 # %% ../nbs/07_log.ipynb #lg003
 from __future__ import annotations
-import io, hashlib, os, random, tempfile, time, uuid
+import io, hashlib, random, time, uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 import sqlalchemy as sa
 from fastcore.basics import patch
-from .core import inside, move_new
+from .core import inside, move_new, write_new
+from .answers import Answer
 
 # %% auto #0
-__all__ = ['DEFAULT_LOG', 'predictions', 'SOURCES', 'ROLLOUTS', 'SAMPLE_PCT', 'MANUAL_TEXT', 'log_url', 'answer_word', 'model_id',
-           'Route', 'parse_rollout', 'route', 'open_engine', 'keep_photo', 'PredictionLog']
+__all__ = ['DEFAULT_LOG', 'predictions', 'SOURCES', 'ROLLOUTS', 'SAMPLE_PCT', 'MANUAL_TEXT', 'log_url', 'Route', 'parse_rollout',
+           'route', 'open_engine', 'keep_photo', 'PredictionLog']
 
 # %% ../nbs/07_log.ipynb #lg005
 DEFAULT_LOG = 'predictions.db'
 
-def log_url(log=None # a SQLAlchemy URL or a file path; default `$BEAR_LOG`, else `predictions.db`
+def log_url(log=None # a SQLAlchemy URL or a file path; default `predictions.db`
            ) -> str:
     "The SQLAlchemy URL of the prediction log `log`: a URL as it is, a file path as SQLite"
-    s = str(log or os.environ.get('BEAR_LOG') or DEFAULT_LOG)
+    s = str(log or DEFAULT_LOG)
     return s if '://' in s else f'sqlite:///{Path(s).expanduser().absolute()}'
 
 # %% ../nbs/07_log.ipynb #lg008
@@ -49,26 +50,6 @@ predictions = sa.Table('predictions', _meta,
     sa.Column('added', sa.String(500)))  # where the reviewed photo went in the dataset, relative to it
 SOURCES = ('app', 'service', 'cli')
 
-# %% ../nbs/07_log.ipynb #lg009
-def answer_word(a # an `Answer` from `bear_lib.infer.answer`
-               ) -> str:
-    "What `a` told the user in one word: its class, 'not sure' or 'not a bear'"
-    if a.label is not None: return a.label
-    return 'not a bear' if getattr(a, 'seen_as', None) or getattr(a, 'unfamiliar', False) else 'not sure'
-
-def model_id(model # from `bear_lib.infer.load_model`
-            ) -> str:
-    "A short name of `model` for the log: its card's id, else its file name and hash, else its card's name"
-    card = getattr(model, 'card', {}) or {}
-    if card.get('id'): return str(card['id'])
-    fn = getattr(model, 'fname', None)
-    if fn is not None and Path(fn).is_file():
-        h = hashlib.sha256()
-        with open(fn, 'rb') as f:
-            for b in iter(lambda: f.read(1<<20), b''): h.update(b)
-        return f'{Path(fn).name}@{h.hexdigest()[:12]}'
-    return str(card.get('name') or type(model).__name__)
-
 # %% ../nbs/07_log.ipynb #lg010b
 ROLLOUTS = ('manual', 'limited', 'full')
 SAMPLE_PCT = 10. # share of confident answers a limited rollout sends to review, in percent
@@ -91,7 +72,7 @@ def parse_rollout(s:str='full' # 'manual', 'full', 'limited' or 'limited:PCT' (e
     if not 0 <= p <= 100: raise ValueError(f"Rollout {s!r}: {how}.")
     return mode, p
 
-def route(a, # an `Answer`
+def route(a:Answer, # an answer
           mode:str='full', # 'manual', 'limited' or 'full' (see `parse_rollout`)
           sample_pct:float=SAMPLE_PCT, # in 'limited', the percentage of confident answers sent to review
           rng:random.Random=None # the random draw for the sample (default: the `random` module's)
@@ -99,7 +80,7 @@ def route(a, # an `Answer`
     "Whether the answer `a` is shown and why it goes to review, under rollout `mode`: the one decision of the app and the service"
     if mode not in ROLLOUTS: raise ValueError(f"Rollout mode {mode!r} isn't known: use one of {', '.join(ROLLOUTS)}.")
     if mode == 'manual': return Route(False, 'manual')
-    if a.label is None: return Route(True, answer_word(a))  # not sure, or not a bear: a person looks
+    if a.label is None: return Route(True, a.word)  # not sure, or not a bear: a person looks
     if mode == 'limited' and (rng or random).random()*100 < sample_pct: return Route(True, 'sampled')
     return Route(True, None)
 
@@ -149,12 +130,10 @@ def keep_photo(folder, # where photos for review are kept
     "Store `data` as `folder/ab/<sha>.ext` (once: the same bytes are the same file) and return its path"
     dest = inside(folder, Path(sha[:2])/f'{sha}{_photo_ext(data)}')
     if dest.exists(): return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=dest.parent, prefix='.tmp', delete=False) as f:
-        f.write(data); f.flush(); os.fsync(f.fileno())
-    try: return move_new(f.name, dest)
+    part = write_new(dest.with_name(f'.{dest.name}.part'), data, rename=True)  # complete before it gets its name
+    try: return move_new(part, dest)
     except FileExistsError:  # a concurrent request stored the same photo first
-        os.unlink(f.name); return dest
+        part.unlink(); return dest
 
 # %% ../nbs/07_log.ipynb #lg017
 class PredictionLog:
@@ -177,10 +156,10 @@ class PredictionLog:
 
 # %% ../nbs/07_log.ipynb #lg018
 @patch
-def row(self:PredictionLog, a, # an `Answer`
+def row(self:PredictionLog, a:Answer, # an answer
         data:bytes, # the image bytes it answers
         source:str, # 'app', 'service' or 'cli'
-        model:str, # from `model_id`
+        model:str, # from `bear_lib.bundle.model_id`
         latency:float=None, # seconds from the bytes to the answer
         route:Route=None # what the rollout did with it (from `route`); None: shown, not queued
        ) -> dict:
@@ -191,7 +170,7 @@ def row(self:PredictionLog, a, # an `Answer`
     keep = self.photos or (self.review_photos if route.queue else None)
     photo = str(keep_photo(keep, data, sha)) if keep else None
     return dict(uid=uuid.uuid4().hex, time=datetime.now(timezone.utc), source=source, model=model, sha256=sha,
-                answer=answer_word(a), label=a.label, best=a.best, probs={str(k): float(v) for k,v in a.probs.items()},
+                answer=a.word, label=a.label, best=a.best, probs={str(k): float(v) for k,v in a.probs.items()},
                 text=a.text, latency_ms=None if latency is None else round(latency*1000, 3), photo=photo,
                 shown=route.shown, queue=route.queue)
 
@@ -245,6 +224,15 @@ def frame(self:PredictionLog, since:datetime=None, # only rows at or after this 
 def count(self:PredictionLog) -> int:
     "Number of rows in the log"
     with self.engine.connect() as c: return c.execute(sa.select(sa.func.count()).select_from(predictions)).scalar()
+
+# %% ../nbs/07_log.ipynb #lg023c
+@patch
+def check(self:PredictionLog):
+    "Raise the database's error if a row can't be written to the log now; write nothing"
+    with self.engine.connect() as c:
+        with c.begin() as tx:
+            c.execute(sa.update(predictions).where(sa.false()).values(text=predictions.c.text))
+            tx.rollback()
 
 # %% ../nbs/07_log.ipynb #lg027d
 @patch

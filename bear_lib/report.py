@@ -12,12 +12,13 @@ import numpy as np
 from PIL import Image
 import pandas as pd
 from scipy import stats
-from .infer import load_model
-from .log import PredictionLog, model_id
+from .bundle import load_model, model_id
+from .log import PredictionLog
+from .answers import code as answer_code, REFUSALS
 
 # %% auto #0
-__all__ = ['ZERO_SHOT_BASELINE', 'TESTS', 'SHIFTS', 'model_baseline', 'log_answers', 'window_tests', 'drift', 'drift_words',
-           'drift_plot', 'write_report', 'model_ids', 'report', 'shift_image', 'shift_all', 'simulate_log']
+__all__ = ['ZERO_SHOT_BASELINE', 'TESTS', 'model_baseline', 'log_answers', 'window_tests', 'drift', 'drift_words', 'drift_plot',
+           'write_report', 'model_ids', 'report', 'simulate_log']
 
 # %% ../nbs/10_report.ipynb #rp005
 ZERO_SHOT_BASELINE = 'zero_shot_baseline.json'  # shipped in bear_lib; computed in the section "The zero-shot model's baseline" below
@@ -33,16 +34,14 @@ def model_baseline(model # from `load_model`
                      "(it stores the answers on its validation set).")
 
 # %% ../nbs/10_report.ipynb #rp009
-_WORDS = {'not sure': 'not_sure', 'not a bear': 'not_a_bear'}
-
 def log_answers(df:pd.DataFrame, # from `PredictionLog.frame`
                 vocab # the model's classes
                ) -> pd.DataFrame:
     "`time`, `code` (a class, 'not_sure', 'not_a_bear', or 'other' for anything else) and `conf` (top probability) per row"
     vocab = [str(c) for c in vocab]
     words = df['answer'] if 'answer' in df else pd.Series(None, index=df.index, dtype=object)
-    code = words.map(lambda w: _WORDS.get(w, w) if isinstance(w, str) else None)
-    code = code.where(code.isin(vocab + ['not_sure', 'not_a_bear']), 'other')  # unknown classes, empty or odd answers
+    code = words.map(lambda w: answer_code(w) if isinstance(w, str) else None)  # the log stores words; old and new logs alike
+    code = code.where(code.isin(vocab + list(REFUSALS)), 'other')  # unknown classes, empty or odd answers
     ps = pd.DataFrame({c: pd.to_numeric(df[f'p_{c}'], errors='coerce') if f'p_{c}' in df else np.nan for c in vocab}, index=df.index)
     conf = ps.max(axis=1, skipna=True).where(lambda s: s.between(0, 1))  # a probability out of [0, 1] is no confidence
     t = pd.to_datetime(df['time'], utc=True, errors='coerce') if 'time' in df else pd.Series(pd.NaT, index=df.index)
@@ -205,23 +204,6 @@ def report(log, # the prediction log: a SQLite file or SQLAlchemy URL
     finally: lg.close()
     d = drift(df, base, m.vocab, freq, alpha, min_n)
     return d, drift_words(d, base), (write_report(d, base, out, f'Drift report: {model_id(m)}') if out else None)
-
-# %% ../nbs/10_report.ipynb #rp024
-SHIFTS = ('dark', 'grey', 'blur', 'small')
-
-def shift_image(im, # an RGB PIL image
-                how:str # 'dark' (25% brightness), 'grey', 'blur' (Gaussian, radius 4) or 'small' (8× down, then up again)
-               ):
-    "`im` as a changed camera or setting would give it: a simulated domain shift"
-    from PIL import ImageEnhance, ImageFilter, ImageOps
-    if how == 'dark': return ImageEnhance.Brightness(im).enhance(0.25)
-    if how == 'grey': return ImageOps.grayscale(im).convert('RGB')
-    if how == 'blur': return im.filter(ImageFilter.GaussianBlur(4))
-    if how == 'small': return im.resize((max(1, im.width//8), max(1, im.height//8)), Image.BILINEAR).resize(im.size, Image.BILINEAR)
-    raise ValueError(f"Unknown shift {how!r}: one of {SHIFTS}")
-
-# %% ../nbs/10_report.ipynb #rp025
-def shift_all(im): return shift_image(shift_image(shift_image(shift_image(im, 'small'), 'blur'), 'grey'), 'dark')
 
 # %% ../nbs/10_report.ipynb #rp030
 def simulate_log(log, # a `PredictionLog`

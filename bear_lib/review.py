@@ -8,16 +8,18 @@ import html
 from pathlib import Path
 import ipywidgets as widgets
 from fastcore.basics import patch
-from .core import class_folders, check_label, inside, sha256, voila_notebook
+from .core import class_folders, check_label, inside, sha256
+from .voila import voila_notebook
 from .images import IMAGE_EXTS
 from .log import PredictionLog
-from .clean import add_files, dataset_lock, undo_clean, clean_summary
+from .ledger import add_files, dataset_lock, undo_clean, clean_summary
+from .answers import word, NOT_A_BEAR as NOT_A_BEAR_CODE
 
 # %% auto #0
 __all__ = ['NOT_A_BEAR', 'SKIP', 'review_photo', 'review_classes', 'review_answer', 'ReviewApp', 'review_notebook']
 
 # %% ../nbs/09_review.ipynb #rv006
-NOT_A_BEAR, SKIP = 'not a bear', 'skip'
+NOT_A_BEAR, SKIP = word(NOT_A_BEAR_CODE), 'skip'  # a reviewer's decisions besides a class: the answers' own words for 'not a bear'
 
 def _log(log, photos=None) -> PredictionLog:
     return log if isinstance(log, PredictionLog) else PredictionLog(log, review_photos=photos)

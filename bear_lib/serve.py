@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_serve.ipynb #sv004
 from __future__ import annotations
-import inspect, os, random, time, warnings
+import os, random, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,17 +15,19 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from .log import PredictionLog, model_id, parse_rollout, route, MANUAL_TEXT
+from .log import PredictionLog, parse_rollout, route, MANUAL_TEXT
+from .bundle import load_model, model_id
+from .images import load_image, BadImage
+from .infer import answer
+from .settings import Settings, mib, MAX_UPLOAD_MIB, MAX_FILES
 
 # %% auto #0
 __all__ = ['read_photos', 'Prediction', 'BatchItem', 'Batch', 'Flagged', 'Problem', 'create_app', 'app_from_env']
 
 # %% ../nbs/08_serve.ipynb #sv006
-def _mb(n): return f'{n/2**20:g} MB'
-
 async def _limited(request:Request, limit:int):
     "The request body in chunks; 413 as soon as it is known to be over `limit` bytes"
-    msg = f"The request is larger than the {_mb(limit)} allowed: send a smaller photo (or fewer at a time)."
+    msg = f"The request is larger than the {mib(limit)} allowed: send a smaller photo (or fewer at a time)."
     cl = request.headers.get('content-length')
     if cl is not None and int(cl) > limit: raise HTTPException(413, msg)
     n = 0
@@ -104,7 +106,6 @@ class Problem(BaseModel):
 # %% ../nbs/08_serve.ipynb #sv010
 def _answer_one(st, data:bytes) -> Prediction:
     "Read, answer and log one photo (in a worker thread); `BadImage` if it isn't one"
-    from bear_lib.infer import answer, load_image
     t = time.perf_counter()
     im = load_image(data, **st.image_kw)
     if getattr(st.model, 'backend', None) == 'onnx': a = answer(st.model, [im])[0]  # preprocessing here; the network in its turn (`OnnxNet`)
@@ -120,12 +121,9 @@ def _answer_one(st, data:bytes) -> Prediction:
 
 # %% ../nbs/08_serve.ipynb #sv012
 def _load(model, backend=None):
-    from bear_lib.infer import load_model
+    "`model` if it is loaded already, else `load_model`'s model for the file `model` (None: the zero-shot model)"
     if model is not None and not isinstance(model, (str, Path)): return model
-    if not backend: return load_model(model)
-    if 'backend' not in inspect.signature(load_model).parameters:
-        raise RuntimeError(f"This bear_lib's load_model has no backend choice: can't serve {model} on {backend!r}.")
-    return load_model(model, backend=backend)
+    return load_model(model, backend or 'auto')
 
 _BODY = {'required': True, 'content': {
     'multipart/form-data': {'schema': {'type': 'object', 'required': ['file'],
@@ -144,13 +142,13 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
                review_photos=None, # keep photos that go to review here (default: `photos`, else beside a SQLite log)
                rollout:str='full', # 'manual', 'limited', 'limited:PCT' or 'full' (see `bear_lib.log.parse_rollout`)
                seed:int=None, # seeds the limited rollout's sample (tests); default: unpredictable
-               max_mb:float=20, # largest request body, in MB
-               max_files:int=16, # most files in one batch
+               max_mib:float=MAX_UPLOAD_MIB, # largest request body, in MiB
+               max_files:int=MAX_FILES, # most files in one batch
                max_pixels:int=None, # largest image in pixels (default: `load_image`'s)
                backend:str=None # 'onnx' or 'torch', where `load_model` offers the choice
               ) -> FastAPI:
-    "The JSON service: `POST /predict`, `POST /predict/batch`, `POST /flag/{id}`, `GET /health`, `GET /model`; docs at /docs"
-    max_bytes = int(max_mb * 2**20)
+    "The JSON service: `POST /predict`, `POST /predict/batch`, `POST /flag/{id}`, `GET /health`, `GET /ready`, `GET /model`; docs at /docs"
+    max_bytes = int(max_mib * 2**20)
     mode, pct = parse_rollout(rollout)  # a wrong setting fails here, before any worker starts
     @asynccontextmanager
     async def lifespan(app):
@@ -172,7 +170,6 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
         return JSONResponse({'detail': f"The service failed on this request ({type(e).__name__}): try again, or report it."}, 500)
 
     async def _answer(st, name, data):
-        from bear_lib.infer import BadImage
         try: return await run_in_threadpool(_answer_one, st, data)
         except BadImage as e: raise HTTPException(422, f"{'' if name == 'body' else name + ': '}{e}") from None
 
@@ -206,9 +203,18 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
 
     @app.get('/health')
     async def health(request:Request):
-        "Whether this worker is up, and with which model"
+        "Whether this worker is up (liveness), and with which model: it doesn't look at the log (`/ready` does)"
         st = request.app.state
         return dict(status='ok', model=st.model_id, worker=os.getpid(), rollout=st.rollout, sample_pct=st.sample_pct)
+
+    @app.get('/ready', responses={503: {'model': Problem, 'description': "the prediction log can't be written"}})
+    async def ready(request:Request):
+        "Whether this worker can answer now: 503, with the reason, while the prediction log can't be written"
+        st = request.app.state
+        try: await run_in_threadpool(st.log.check)
+        except Exception as e:
+            return JSONResponse({'status': 'not ready', 'detail': f"The prediction log can't be written ({type(e).__name__}: {str(e).splitlines()[0][:200]})."}, 503)
+        return dict(status='ready', model=st.model_id, worker=os.getpid())
 
     @app.get('/model')
     async def card(request:Request):
@@ -218,8 +224,6 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
 
 # %% ../nbs/08_serve.ipynb #sv015
 def app_from_env() -> FastAPI:
-    "`create_app` configured by `$BEAR_MODEL`, `$BEAR_LOG`, `$BEAR_PHOTOS`, `$BEAR_REVIEW_PHOTOS`, `$BEAR_ROLLOUT`, `$BEAR_MAX_MB`, `$BEAR_MAX_FILES`, `$BEAR_MAX_PIXELS`, `$BEAR_BACKEND`"
-    e = os.environ.get
-    return create_app(e('BEAR_MODEL') or None, e('BEAR_LOG') or None, e('BEAR_PHOTOS') or None, e('BEAR_REVIEW_PHOTOS') or None,
-                      e('BEAR_ROLLOUT') or 'full', None, float(e('BEAR_MAX_MB') or 20), int(e('BEAR_MAX_FILES') or 16),
-                      int(e('BEAR_MAX_PIXELS')) if e('BEAR_MAX_PIXELS') else None, e('BEAR_BACKEND') or None)
+    "`create_app` with the settings in `$BEAR_*` (`Settings.from_env`): what each uvicorn worker of `bear_serve` runs"
+    s = Settings.from_env()
+    return create_app(s.model, s.log, s.photos, s.review_photos, s.rollout, None, s.max_mib, s.max_files, s.max_pixels, s.backend)

@@ -4,17 +4,22 @@
 
 # %% ../nbs/02_train.ipynb #c003
 from __future__ import annotations
-import json, os, time, hashlib, platform, tempfile, warnings, importlib.metadata
+import hashlib, time, warnings
 from pathlib import Path
-import torch, torchvision, PIL, fastai
 from fastai.vision.all import *
 from .core import sha256
-from .data import bear_dls, ShiftAug
+from .data import bear_dls, ShiftAug, get_bear_files
 from .backbones import get_backbone
+from .scores import calibrate, fit_temperature, knn_distance, ood_threshold, OOD_K, OOD_QUANTILE
+from .onnx import onnx_preprocess
+from .imagenet import ImageNetBears, imagenet_map, imagenet_categories, imagenet_probs
+from .bundle import write_bundle, versions
+from .infer import answer, answers_baseline
+from .evaluate import learner_probs, evaluate_files, evaluate_folder, error_summary, stratified_folds
 
 # %% auto #0
-__all__ = ['imagenet_head', 'train', 'save_plots', 'dataset_hash', 'versions', 'onnx_preprocess', 'export_onnx', 'feature_bank',
-           'validation_baseline', 'export_model']
+__all__ = ['imagenet_head', 'train', 'save_plots', 'dataset_hash', 'dataset_path', 'feature_bank', 'validation_baseline',
+           'export_model', 'cross_validate']
 
 # %% ../nbs/02_train.ipynb #c005
 def imagenet_head(arch:str, # backbone name
@@ -42,11 +47,10 @@ def train(path, # a dataset: a folder of class folders
           cbs=None, # extra callbacks
           **kwargs # passed to `bear_dls` (e.g. `splitter`)
          ) -> Learner:
-    "Fine-tune an ImageNet `arch` on the class folders of `path` (the recipe cross-validation chose; see `bear_lib.evaluate`)"
-    from bear_lib.infer import _imagenet_map, imagenet_categories
+    "Fine-tune an ImageNet `arch` on the class folders of `path` (the recipe cross-validation chose; see `02a_evaluate`)"
     set_seed(seed, reproducible=True)
     dls = bear_dls(path, bs=bs, size=size, seed=seed, batch_tfms=[ShiftAug(shift_aug)] if shift_aug else None, **kwargs)
-    imap = _imagenet_map({}, dls.vocab) if head_start else {}
+    imap = imagenet_map({}, dls.vocab) if head_start else {}
     freeze_body = bool(imap) if freeze_body is None else freeze_body
     arch = arch or ('efficientnet_lite0' if imap else 'mobilenet_v2')  # what cross-validation chose for each (`bear_lib.evaluate`)
     lr = lr or (1e-3 if imap else 2e-3)
@@ -82,7 +86,9 @@ def save_plots(learn:Learner, # a trained learner
     return L(dest/'confusion_matrix.png', dest/'top_losses.png')
 
 # %% ../nbs/02_train.ipynb #c019
-def dataset_hash(fns, root) -> str:
+def dataset_hash(fns, # the dataset's files
+                 root # the dataset folder they are relative to
+                ) -> str:
     "sha256 over the sorted relative paths and contents of `fns`"
     root = Path(root).resolve()  # resolve both sides: the dataset may be reached through a symlink
     rel = sorted((str(Path(f).resolve().relative_to(root)), f) for f in fns)
@@ -90,155 +96,95 @@ def dataset_hash(fns, root) -> str:
     for r,f in rel: h.update(f'{r}\0{sha256(f)}\n'.encode())
     return h.hexdigest()
 
-def _version(pkg):
-    try: return importlib.metadata.version(pkg)
-    except importlib.metadata.PackageNotFoundError: return None
-
-def versions() -> dict:
-    "Versions of the libraries an export depends on (on PyTorch, or on ONNX Runtime with numpy and Pillow)"
-    import bear_lib
-    v = dict(bear_lib=bear_lib.__version__, fastai=fastai.__version__, torch=torch.__version__, torchvision=torchvision.__version__,
-             pillow=PIL.__version__, numpy=np.__version__, onnxruntime=_version('onnxruntime'), python=platform.python_version())
-    return {k: x for k,x in v.items() if x}
-
-# %% ../nbs/02_train.ipynb #c020
-def onnx_preprocess(dls:DataLoaders) -> dict:
-    "The validation transforms of `dls` as data that `bear_lib.infer.preprocess` follows; ValueError for one it can't"
-    pre = None
-    for t in dls.valid.after_item.fs:
-        if isinstance(t, (RandomResizedCrop, Resize)):
-            if t.size[0] != t.size[1]: raise ValueError(f"{t} makes {t.size} images; the ONNX path takes square ones")
-            pre = dict(size=int(t.size[0]), resample=Image.Resampling(t.mode).name.lower())
-            if isinstance(t, RandomResizedCrop): pre.update(resize='random', val_xtra=t.val_xtra)
-            else: pre.update(resize=str(t.method), pad_mode=str(t.pad_mode))
-        elif not isinstance(t, ToTensor): raise ValueError(f"no numpy version of the item transform {t}")
-    if pre is None: raise ValueError("no Resize or RandomResizedCrop among the item transforms: images of any size")
-    for t in dls.valid.after_batch.fs:
-        if isinstance(t, IntToFloatTensor) and t.div == 255: continue
-        if isinstance(t, Normalize): pre.update(mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
-        elif t.split_idx == 0: continue  # training-only augmentation
-        elif isinstance(t, AffineCoordTfm) and t.size is None: continue  # in validation an identity warp (to ~1e-7)
-        else: raise ValueError(f"no numpy version of the batch transform {t}")
-    if 'mean' not in pre: raise ValueError("no Normalize among the batch transforms")
-    return pre
-
-class _Probs(nn.Module):
-    "A classifier followed by its output activation, so that the ONNX file gives probabilities (and, if asked, the embeddings)"
-    def __init__(self, net, act, features=False): super().__init__(); self.net,self.act,self.features = net,act,features
-    def forward(self, x):
-        if not self.features: return self.act(self.net(x))
-        from bear_lib.infer import embeddings
-        with embeddings(self.net, numpy=False) as got: y = self.net(x)  # the embedding, as it is on PyTorch
-        return self.act(y), got[0]
-
-def export_onnx(net:nn.Module, # a classifier of RGB images
-                fname, # the ONNX file to write
-                size:int, # its input's side in pixels
-                act=None, # the output activation (default: softmax over the classes)
-                opset:int=17, # the ONNX opset
-                features:bool=False # a second output, `features`: the embedding `bear_lib.infer.embeddings` takes (for the out-of-domain check)
-               ):
-    "Write `net` and `act` as ONNX to `fname`: a batch (`n`×3×`size`×`size`) of normalised images in, probabilities out"
-    was = net.training
-    net.eval()
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # the TorchScript-based exporter warns that it is deprecated; it is the one that matches to 1e-7
-            outs = ['probs'] + (['features'] if features else [])
-            torch.onnx.export(_Probs(net, act or partial(torch.softmax, dim=1), features), torch.zeros(1, 3, size, size), str(fname),
-                              dynamo=False, opset_version=opset, input_names=['image'], output_names=outs,
-                              dynamic_axes={'image': {0: 'n'}, **{o: {0: 'n'} for o in outs}})
-    finally: net.train(was)
+def dataset_path(learn:Learner, # a trained learner
+                 path=None # the dataset, if the caller knows it
+                ) -> Path:
+    "`path`, else the dataset `learn` was trained on: `train` records it, else the folder above the first file's class folder"
+    if path is None: path = getattr(learn, 'bear_meta', {}).get('path') or Path(learn.dls.train_ds.items[0]).parent.parent
+    return Path(path).resolve()
 
 # %% ../nbs/02_train.ipynb #c020e
-def _preds(learn, items, emb=False):
-    "Probabilities of `items` under the validation transforms, as the model sees a photo it answers; with `emb`, also their unit-length embeddings"
-    from contextlib import nullcontext
-    from bear_lib.infer import embeddings, unit
-    with learn.no_bar(), learn.no_logging(), embeddings(learn.model) if emb else nullcontext() as e:
-        p = learn.get_preds(dl=learn.dls.test_dl(items))[0].numpy()
-    return (p, unit(np.concatenate(e))) if emb else p
-
 class _LearnerAnswers:
     "A trained `Learner` behind the interface `bear_lib.infer.answer` calls (`vocab`, `imagenet_map`, `bank`, `ood`, `probs`)"
     def __init__(self, learn, imagenet_map, T=None, bank=None, ood=None):
         self.learn,self.vocab,self.imagenet_map,self.T,self.bank,self.ood = learn,learn.dls.vocab,imagenet_map,T,bank,ood
     def probs(self, ims, imagenet=False, far=False):
-        from bear_lib.infer import imagenet_probs, calibrate, knn_distance
-        if far: p,e = _preds(self.learn, ims, emb=True); return calibrate(p, self.T), knn_distance(e, self.bank, self.ood['k'])
-        p = calibrate(_preds(self.learn, ims), self.T)
+        if far: p,e = learner_probs(self.learn, ims, emb=True); return calibrate(p, self.T), knn_distance(e, self.bank, self.ood['k'])
+        p = calibrate(learner_probs(self.learn, ims), self.T)
         return (p, imagenet_probs(ims, 'torch') if self.imagenet_map else None) if imagenet else p
 
 def feature_bank(learn:Learner, # a trained learner
-                 k:int=None, # the k-th nearest training photo counts (default: `bear_lib.infer.OOD_K`)
-                 q:float=None, # share of held-out photos of our classes kept in domain (default: `bear_lib.infer.OOD_QUANTILE`)
+                 k:int=OOD_K, # the k-th nearest training photo counts
+                 q:float=OOD_QUANTILE, # share of held-out photos of our classes kept in domain
                  valid:bool=True # the validation photos join the held-out photos (cross-validation passes False: its validation fold is what it measures)
                 ) -> tuple: # (embeddings of the training photos, n × d float16; the card's `ood` entry)
     "The training photos' embeddings and the out-of-domain threshold `ood_threshold` picks with them and the validation photos"
-    from bear_lib.infer import ood_threshold, OOD_K, OOD_QUANTILE
-    k,q = k or OOD_K, q or OOD_QUANTILE
-    emb = lambda items: _preds(learn, items, emb=True)[1]
+    emb = lambda items: learner_probs(learn, items, emb=True)[1]
     bank = emb(learn.dls.train_ds.items).astype(np.float16)  # half the file; the threshold is measured on what is stored
     held = emb(learn.dls.valid_ds.items) if valid and len(learn.dls.valid_ds) else None
     thr = ood_threshold(bank.astype(np.float32), held, k, q)
     return bank, dict(k=k, quantile=q, threshold=round(thr, 5), n_bank=len(bank), n_valid=0 if held is None else len(held))
 
 def validation_baseline(learn:Learner, # a trained learner
-                        T:float=None, # its temperature (see `bear_lib.infer.calibrate`)
+                        T:float=None, # its temperature (see `bear_lib.scores.calibrate`)
                         bank=None, # the training photos' embeddings, from `feature_bank`
                         ood:dict=None # and the card's `ood` entry
                        ) -> dict:
     "The answers on `learn`'s validation photos, summarised by `answers_baseline`: what `bear_report` compares a log against"
-    from bear_lib.infer import answer, answers_baseline, _imagenet_map
-    imap = _imagenet_map({}, learn.dls.vocab)  # as the loaded export will check: ImageNet's bear classes when it knows every class
+    imap = imagenet_map({}, learn.dls.vocab)  # as the loaded export will check: ImageNet's bear classes when it knows every class
     ans = answer(_LearnerAnswers(learn, imap, T, bank, ood), learn.dls.valid_ds.items)  # the app's decision, photo by photo
     return answers_baseline(ans, learn.dls.vocab, f'the validation set ({len(ans)} photos), with bear_lib.infer.answer')
 
 def export_model(learn:Learner, # a trained learner
-                 fname='export.pkl', # where to save it; the ONNX file and the sidecar go to the same name with `.onnx` and `.json`
+                 fname='export.pkl', # where to save it; the ONNX file, the feature bank and the card go beside it (`bear_lib.bundle`)
                  onnx:bool=True, # also write the ONNX file (skipped, with a warning, when a transform has no numpy version)
                  ood:bool=True, # also write the training photos' embeddings (`.bank.npy`) for the out-of-domain check in feature space
-                 test=None # a folder of class folders the model never trained on: its error rate and size go into the sidecar
-                ) -> Path: # the path of the sidecar
-    "Export `learn` with `Learner.export`, as ONNX, its feature bank, and a JSON sidecar describing the model; all or none"
-    fname = Path(fname).absolute()
-    fname.parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(getattr(learn, 'bear_meta', {}))
-    # the dataset: where `train` says, else the folder above the first file's class folder; its path stays out of the card
-    path = Path(meta.pop('path', None) or Path(learn.dls.train_ds.items[0]).parent.parent)
-    card = dict(format='bear_lib-export', version=2, vocab=list(learn.dls.vocab), **meta, dataset=path.resolve().name,
+                 test=None # a folder of class folders the model never trained on: its error rate and size go into the card
+                ) -> Path: # the path of the card
+    "Compute `learn`'s model card and write its bundle (`bear_lib.bundle.write_bundle`): pickle, ONNX, feature bank and card, all or none"
+    meta, path = dict(getattr(learn, 'bear_meta', {})), dataset_path(learn)
+    meta.pop('path', None)  # the dataset's path stays out of the card: its name and hash go in
+    card = dict(vocab=list(learn.dls.vocab), **meta, dataset=path.name,
                 error_rate=learn.error_rate_valid(), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
                 dataset_sha256=dataset_hash(learn.dls.train_ds.items + learn.dls.valid_ds.items, path),
                 trained_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'), versions=versions())
-    from bear_lib.infer import fit_temperature
     with learn.no_bar(), learn.no_logging(): p,y = learn.get_preds(ds_idx=1)
     card['temperature'] = fit_temperature(p.numpy(), y.numpy()) if len(y) else None  # on the validation photos: held out
     if test is not None:
-        from bear_lib.evaluate import evaluate_folder, error_summary
         s = error_summary(evaluate_folder(_LearnerAnswers(learn, {}, card['temperature']), test))
         card.update(test_error_rate=s['error_rate'], n_test=s['n'], test_ci95=s['ci95'], test_dataset=Path(test).resolve().name)
     bank,card['ood'] = feature_bank(learn) if ood and len(learn.dls.train_ds) >= 2 else (None, None)
     card['baseline'] = validation_baseline(learn, card['temperature'], bank, card['ood'])
     if onnx:
         try: card['preprocess'] = onnx_preprocess(learn.dls)
-        except ValueError as e: warnings.warn(f"No ONNX file for this model ({e}); it runs on PyTorch."); onnx = False
-    bankf = fname.with_suffix('.bank.npy')
-    outs = [fname] + ([fname.with_suffix('.onnx')] if onnx else []) + ([bankf] if bank is not None else []) + [fname.with_suffix('.json')]
-    tmps = {}
-    try:
-        for f in outs:
-            fd,tmps[f] = tempfile.mkstemp(dir=fname.parent, prefix=f'.{f.name}.', suffix='.tmp'); os.close(fd)
-        dls,opt = learn.dls,learn.opt
-        try: learn.export(Path(tmps[fname]))
-        except BaseException: learn.dls,learn.opt = dls,opt; raise  # `Learner.export` empties them while it saves and doesn't restore them when saving fails
-        if onnx:
-            export_onnx(learn.model, tmps[outs[1]], card['preprocess']['size'], learn.loss_func.activation, features=bank is not None)
-            card['onnx'] = dict(file=outs[1].name, sha256=sha256(tmps[outs[1]]))
-        if bank is not None:
-            with open(tmps[bankf], 'wb') as f: np.save(f, bank, allow_pickle=False)
-            card['ood'] = dict(file=bankf.name, sha256=sha256(tmps[bankf]), **card['ood'])
-        Path(tmps[outs[-1]]).write_text(json.dumps(card, indent=2))
-        for f in outs: os.replace(tmps[f], f)  # only now, all complete: the sidecar last
-    finally:
-        for t in tmps.values(): Path(t).unlink(missing_ok=True)  # this export's own temporary files, when it failed
-    return outs[-1]
+        except ValueError as e: warnings.warn(f"No ONNX file for this model ({e}); it runs on PyTorch.")
+    return write_bundle(learn, fname, card, bank)
+
+# %% ../nbs/02_train.ipynb #c031
+@delegates(train)
+def cross_validate(path, # a dataset: a folder of class folders
+                   folds:int=5, # how many folds
+                   seed:int=42, # seed of the folds and of each training run
+                   zero_shot:bool=False, # evaluate the zero-shot ImageNet model on the folds instead of training
+                   shifts=(), # names in `bear_lib.images.SHIFTS` to evaluate each held-out fold under too
+                   on_fold=None, # called as `on_fold(k, model, held_files)` after each fold, e.g. to try the model on other photos
+                   **kwargs # passed to `train`
+                  ) -> pd.DataFrame: # out-of-fold predictions, as `preds_frame` makes them
+    "Out-of-fold predictions of every photo in `path`: k-fold cross-validation of `train` (or of the zero-shot model)"
+    from fastprogress.fastprogress import progress_bar
+    path = Path(path)
+    fns = get_bear_files(path)
+    labels = fns.map(parent_label)
+    fold = stratified_folds(labels, folds, seed)
+    if zero_shot:
+        imap = imagenet_map({}, sorted(set(labels)))
+        if not imap: raise ValueError(f"The zero-shot model knows only ImageNet's classes; {sorted(set(labels))} aren't all among them")
+        model = ImageNetBears(imap)
+    out = []
+    for k in progress_bar(range(folds), leave=False):
+        held = [f for f,i in zip(fns, fold) if i == k]
+        if not zero_shot:
+            model = train(path, seed=seed, splitter=FuncSplitter(frozenset(held).__contains__), **kwargs)  # validation = fold k
+        out.append(evaluate_files(model, held, [parent_label(f) for f in held], k, shifts))
+        if on_fold: on_fold(k, model, held)
+    return pd.concat(out, ignore_index=True)

@@ -96,7 +96,7 @@ def main_clean(a):
     import shutil, tempfile
     from playwright.sync_api import sync_playwright
     from bear_lib.train import train, export_model
-    from bear_lib.evaluate import cross_validate
+    from bear_lib.train import cross_validate
     from bear_lib.clean import OOF
     tmp = Path(tempfile.mkdtemp(prefix='bench_clean_'))
     root = tmp/'bears'

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from bear_lib.data import get_bear_files
 from bear_lib.train import train, export_model
-from bear_lib.evaluate import cross_validate
+from bear_lib.train import cross_validate
 from bear_lib.clean import top_losses, clean_app, OOF
 
 warnings.filterwarnings('ignore')

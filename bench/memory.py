@@ -37,7 +37,7 @@ def main():
     ap.add_argument('--model'); ap.add_argument('--photo')
     a = ap.parse_args()
     from bear_lib.core import sample_bears
-    from bear_lib.infer import zero_shot_onnx
+    from bear_lib.imagenet import zero_shot_onnx
     zero_shot_onnx()  # the cached ImageNet ONNX file, built once (with torch) if it isn't there yet
     photo = a.photo or sample_bears()/'grizzly'/'grizzly_0002.jpg'
     res = {b: kernel(b, photo, a.model) for b in ('onnx', 'torch')}

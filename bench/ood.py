@@ -16,8 +16,9 @@ printed beside it. Prints ratio=<OOD refused share / bears wrongly refused share
 import argparse, shutil, tempfile, time, warnings
 from pathlib import Path
 import torch
-from bear_lib.evaluate import cross_validate
-from bear_lib.infer import answer, IMAGENET_BEARS
+from bear_lib.train import cross_validate
+from bear_lib.infer import answer
+from bear_lib.imagenet import IMAGENET_BEARS
 from bear_lib.train import _LearnerAnswers, feature_bank
 from bear_lib.core import sample_bears
 from bear_lib.testing import ood_images

@@ -17,8 +17,12 @@ import argparse, json, time, warnings
 import numpy as np
 import torch
 from fastprogress.fastprogress import progress_bar
-from bear_lib.evaluate import cross_validate, error_summary, SHIFTS
-from bear_lib.infer import ImageNetBears, decide, calibrate, fit_temperature, IMAGENET_BEARS
+from bear_lib.train import cross_validate
+from bear_lib.evaluate import error_summary
+from bear_lib.images import SHIFTS
+from bear_lib.imagenet import ImageNetBears, IMAGENET_BEARS
+from bear_lib.infer import decide
+from bear_lib.scores import calibrate, fit_temperature
 from bear_lib.images import load_image
 from bear_lib.testing import ood_images
 from bear_lib.train import feature_bank, _LearnerAnswers

@@ -14,7 +14,7 @@ import sys
 def features():
     import time, numpy as np, torch
     from PIL import Image, ImageOps, ImageEnhance
-    from bear_lib.infer import imagenet_net, IMAGENET_BEARS, imagenet_categories
+    from bear_lib.imagenet import imagenet_net, IMAGENET_BEARS, imagenet_categories
     from bear_lib.data import get_bear_files
     from bear_lib.images import open_image
     torch.set_num_threads(2)
@@ -39,7 +39,7 @@ def features():
 def table():
     import numpy as np, torch, torch.nn.functional as F
     from bear_lib.evaluate import stratified_folds
-    from bear_lib.infer import imagenet_categories, IMAGENET_BEARS
+    from bear_lib.imagenet import imagenet_categories, IMAGENET_BEARS
     torch.set_num_threads(1)
     z = np.load('/tmp/bear_recipe_feats.npz')
     X = {k: torch.tensor(z[k]) for k in ['none','grey','dark','low']}

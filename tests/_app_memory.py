@@ -4,7 +4,7 @@ from pathlib import Path
 import psutil, torch
 import ipywidgets as widgets
 from bear_lib.app import BearApp
-from bear_lib.infer import ImageNetBears
+from bear_lib.imagenet import ImageNetBears
 from bear_lib.testing import fake_upload
 
 def _f(name, data): return fake_upload(data, name=name)

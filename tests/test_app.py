@@ -67,7 +67,7 @@ def test_bad_uploads(page, bears, tmp_path):
     expect = {'cmyk.jpg': 'Prediction: grizzly', 'gray16.png': 'Prediction: grizzly', 'palette_alpha.png': 'Prediction: grizzly',
               'animated.gif': 'Prediction: grizzly', 'exif_rotated.jpg': 'Prediction: grizzly',
               'not_an_image.jpg': 'not an image', 'truncated.jpg': 'cut short', 'bomb.png': 'too many pixels',
-              'big.jpg': 'the limit is 20 MB'}
+              'big.jpg': 'the limit is 20 MiB'}
     from PIL import Image
     Image.new('RGB', (64, 48), (200, 30, 30)).save(tmp_path/'bear.eps'); odd['bear.eps'] = tmp_path/'bear.eps'
     Image.new('RGB', (6500, 4000), (90, 60, 30)).save(tmp_path/'26mp.png'); odd['26mp.png'] = tmp_path/'26mp.png'  # a JPEG would be decoded at 1/2 scale
@@ -87,7 +87,7 @@ def test_bad_uploads(page, bears, tmp_path):
         assert 'Prediction: black' in r, (name, r)
 
 def test_50mb_upload(page, bears, tmp_path):
-    """A file too large for the websocket (24 MiB, a little above the 20 MB limit) never reaches the kernel: the server closes
+    """A file too large for the websocket (24 MiB, a little above the 20 MiB limit) never reaches the kernel: the server closes
     the page's connection, the page says in a sentence that such a file can't be sent and to reload, and after a reload it works"""
     (tmp_path/'huge.jpg').write_bytes(os.urandom(50_000_000))
     upload(page, tmp_path/'huge.jpg')
@@ -130,7 +130,7 @@ def test_forged_size_in_browser(browser, app_url, bears, tmp_path):
         big = tmp_path/'forged.jpg'  # a real photo with junk after its end: readable, so only the limit can refuse it
         big.write_bytes((bears/'grizzly'/'grizzly_0006.jpg').read_bytes() + b'\0' * 21_000_000)
         r, = classify(pg, big, timeout=120_000)
-        assert 'the limit is 20 MB' in r and 'Prediction' not in r, r
+        assert 'the limit is 20 MiB' in r and 'Prediction' not in r, r
         r, = classify(pg, bears/'grizzly'/'grizzly_0006.jpg')
         assert 'Prediction: grizzly' in r, r
     finally: ctx.close()

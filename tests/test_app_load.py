@@ -9,7 +9,8 @@ POOL, CULL, PAGES, PHOTOS = 2, 45, 8, 5  # CULL: long enough that a page still l
 def photos(bears):
     "40 photos the model answers right (chosen in-process; the test is whether the app under load says the same)"
     import torch
-    from bear_lib.infer import ImageNetBears, answer
+    from bear_lib.imagenet import ImageNetBears
+    from bear_lib.infer import answer
     torch.set_num_threads(1)
     m = ImageNetBears()
     out = []

@@ -10,7 +10,7 @@ def _f(name, data, size=None): return fake_upload(data, name=name, size=size)
 def app():
     import torch
     from bear_lib.app import BearApp
-    from bear_lib.infer import ImageNetBears
+    from bear_lib.imagenet import ImageNetBears
     torch.set_num_threads(1)
     return BearApp(ImageNetBears())
 
@@ -20,11 +20,11 @@ def _classify(app, *files):
     return app.lbl.value
 
 def test_forged_size(app, bears):
-    "A 21 MB file that claims to be 1 kB is refused by what arrived: a real photo with junk after its end, which Pillow would read"
-    data = (bears/'grizzly'/'grizzly_0001.jpg').read_bytes() + b'\0' * 21_000_000
+    "A 21 MiB file that claims to be 1 kB is refused by what arrived: a real photo with junk after its end, which Pillow would read"
+    data = (bears/'grizzly'/'grizzly_0001.jpg').read_bytes() + b'\0' * 21 * 2**20
     assert Image.open(io.BytesIO(data)).size  # readable: only the limit can refuse it
     msg = _classify(app, _f('forged.jpg', data, size=1000))
-    assert 'the limit is 20 MB' in msg and '21.' in msg, msg
+    assert 'the limit is 20 MiB' in msg and '21.' in msg, msg
     assert 'Prediction' in _classify(app, _f('g.jpg', (bears/'grizzly'/'grizzly_0001.jpg').read_bytes()))
 
 def test_pixel_cap(app, bears):

@@ -1,7 +1,7 @@
 "The cleaning page in Voilà, in a real browser: mark one image Delete and one for another class, Apply, find the files moved."
 import re
-from bear_lib.core import read_jsonl
-from bear_lib.clean import TRASH, LEDGER
+from bear_lib.ledger import read_jsonl
+from bear_lib.ledger import TRASH, LEDGER
 from bear_lib.testing import snapshot  # `tiny` and `dataset` (a tiny trained export, a fresh copy of its dataset) are fixtures
 
 def label_text(page, pattern, timeout=60_000):

@@ -7,7 +7,8 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 from bear_lib.core import sha256
 from bear_lib.testing import snapshot as _snapshot
 import bear_lib.clean as clean_mod
-from bear_lib.clean import apply_clean, undo_clean, read_jsonl, DELETE, KEEP, TRASH, LEDGER, LOCK
+from bear_lib.ledger import apply_clean, undo_clean, DELETE, KEEP, TRASH, LEDGER, LOCK
+from bear_lib.clean import read_jsonl
 
 CLASSES, NAMES = ['black', 'grizzly', 'teddy'], ['a.jpg', 'b.jpg', 'a (1).jpg']
 

@@ -26,7 +26,8 @@ def test_train_export(trained):
 
 def test_sidecar_matches_run(trained, bears):
     "The sidecar describes this data and these libraries"
-    from bear_lib.train import dataset_hash, versions
+    from bear_lib.train import dataset_hash
+    from bear_lib.bundle import versions
     from bear_lib.data import get_bear_files
     card = json.loads(trained.with_suffix('.json').read_text())
     assert card['dataset_sha256'] == dataset_hash(get_bear_files(bears), bears)
@@ -56,7 +57,7 @@ def test_predict_same_answer_as_app(trained, bears, tmp_path):
     "bear_predict says what the app says, photo for photo: bears, a person, a file that is not a photo"
     from bear_lib.app import BearApp
     from bear_lib.testing import fake_upload
-    from bear_lib.infer import load_model
+    from bear_lib.bundle import load_model
     from skimage import data
     from PIL import Image
     Image.fromarray(data.astronaut()).save(tmp_path/'astronaut.png')
@@ -100,7 +101,7 @@ def test_train_bad_folder(tmp_path):
 def test_load_checks(trained, tmp_path):
     "Loading warns when the libraries differ from the sidecar's, and refuses files that are not exports"
     import shutil, pickle, warnings
-    from bear_lib.infer import load_model
+    from bear_lib.bundle import load_model
     shutil.copy(trained, tmp_path/'m.pkl'); shutil.copy(trained.with_suffix('.bank.npy'), tmp_path/'m.bank.npy')
     card = json.loads(trained.with_suffix('.json').read_text())
     card['versions']['torch'] = '1.6.0'

@@ -16,7 +16,8 @@ def test_train_records_test_folder(tiny, tmp_path):
 
 def test_temperature_in_sidecar_used_by_both_backends(tiny, tmp_path):
     "The sidecar's temperature softens the probabilities on ONNX Runtime and PyTorch alike; T=1 gives the raw ones"
-    from bear_lib.infer import load_model, load_image
+    from bear_lib.bundle import load_model
+    from bear_lib.images import load_image
     data, pkl = tiny
     card = json.loads(pkl.with_suffix('.json').read_text())
     assert 0.5 <= card['temperature'] <= 5  # fitted on the validation photos by `export_model`

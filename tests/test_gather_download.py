@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from bear_lib.gather import download_images, gather, verify_folder, URLFileSource
-from bear_lib.core import read_jsonl, sample_bears
+from bear_lib.ledger import read_jsonl
+from bear_lib.core import sample_bears
 from bear_lib.testing import fault_server
 
 CONNECT, READ, DEADLINE = 1, 1, 2  # seconds: the test's timeouts

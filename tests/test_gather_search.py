@@ -6,7 +6,8 @@ from PIL import Image
 import ddgs.ddgs  # the real class: `ddgs.DDGS` is a lazy proxy until first use
 from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 from bear_lib.gather import DDGSSource, SearchError, gather, search_images
-from bear_lib.core import class_folders, read_jsonl, sample_bears
+from bear_lib.core import class_folders, sample_bears
+from bear_lib.ledger import read_jsonl
 
 BIN = Path(sys.executable).parent
 

@@ -11,7 +11,7 @@ def _photos(bears, step=1):
 def test_categories_match_torchvision():
     "The category names shipped with bear_lib are torchvision's, in the same order"
     import torchvision
-    from bear_lib.infer import imagenet_categories
+    from bear_lib.imagenet import imagenet_categories
     assert imagenet_categories() == torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta['categories']
 
 def _odd_shapes(ims):
@@ -33,7 +33,7 @@ def _refs(ai, ab, ims):
     return ab((x,))[0].numpy(), no_warp((x,))[0].numpy()
 
 def _check(ims, pre, ai, ab):
-    from bear_lib.infer import preprocess
+    from bear_lib.onnx import preprocess
     for b in range(0, len(ims), 32):
         full, no_warp = _refs(ai, ab, ims[b:b+32])
         ours = np.stack([preprocess(im, pre) for im in ims[b:b+32]])
@@ -43,7 +43,8 @@ def _check(ims, pre, ai, ab):
 
 def test_preprocess_matches_learner(trained, bears):
     "numpy + Pillow give the tensors of the export's own validation pipeline (RandomResizedCrop, ToTensor, IntToFloat, Normalize)"
-    from bear_lib.infer import BearModel, load_image
+    from bear_lib.bundle import BearModel
+    from bear_lib.images import load_image
     bm = BearModel(trained)
     pre = bm.card['preprocess']
     assert pre['resize'] == 'random' and pre['size'] == 224
@@ -55,8 +56,8 @@ def test_preprocess_matches_resize_methods(bears, method):
     from fastai.vision.all import vision_learner
     from bear_lib.data import bear_dls
     from bear_lib.backbones import mobilenet_v2
-    from bear_lib.train import onnx_preprocess
-    from bear_lib.infer import load_image
+    from bear_lib.onnx import onnx_preprocess
+    from bear_lib.images import load_image
     dls = vision_learner(bear_dls(bears, bs=8, method=method, size=160), mobilenet_v2).dls
     pre = onnx_preprocess(dls)
     assert (pre['resize'], pre['size']) == (method, 160)
@@ -66,7 +67,9 @@ def test_preprocess_matches_resize_methods(bears, method):
 
 def test_preprocess_matches_torchvision(bears):
     "The ImageNet network's preprocessing is torchvision's Resize(256) + CenterCrop(224) + Normalize"
-    from bear_lib.infer import imagenet_net, load_image, preprocess, IMAGENET_PRE
+    from bear_lib.imagenet import imagenet_net, IMAGENET_PRE
+    from bear_lib.images import load_image
+    from bear_lib.onnx import preprocess
     _,tfm = imagenet_net()
     for im in _odd_shapes([load_image(f) for f in _photos(bears, 10)]):
         assert np.abs(preprocess(im, IMAGENET_PRE) - tfm(im).numpy()).max() < 1e-6
@@ -83,7 +86,8 @@ def _both(model_onnx, model_torch, ims, bs=16):
 
 def test_trained_onnx_matches_pytorch(trained, bears):
     "On every third sample bear the trained export's ONNX twin and its ImageNet check agree with PyTorch within 1e-4"
-    from bear_lib.infer import load_model, load_image, OnnxModel, BearModel
+    from bear_lib.bundle import load_model, OnnxModel, BearModel
+    from bear_lib.images import load_image
     mo, mt = load_model(trained), load_model(trained, backend='torch')
     assert (type(mo), type(mt)) == (OnnxModel, BearModel)
     assert mo.card['runtime'] == 'ONNX Runtime' and mo.imagenet_map
@@ -96,7 +100,9 @@ def test_trained_onnx_matches_pytorch(trained, bears):
 
 def test_zero_shot_onnx_matches_pytorch(bears):
     "The zero-shot model on ONNX Runtime (built once into the cache) agrees with torchvision's within 1e-4 on every other bear"
-    from bear_lib.infer import ImageNetBears, load_image, zero_shot_onnx, cache_dir
+    from bear_lib.imagenet import ImageNetBears, zero_shot_onnx
+    from bear_lib.images import load_image
+    from bear_lib.settings import cache_dir
     assert zero_shot_onnx().parent == cache_dir() and zero_shot_onnx().stat().st_size > 1_000_000
     zo, zt = ImageNetBears(backend='onnx'), ImageNetBears(backend='torch')
     assert zo.card['runtime'] == 'ONNX Runtime' and zt.card['runtime'] == 'PyTorch'
@@ -113,7 +119,8 @@ def _astronaut(tmp_path):
 
 SERVE = '''
 import sys, json
-from bear_lib.infer import load_model, answer
+from bear_lib.bundle import load_model
+from bear_lib.infer import answer
 m = load_model({model!r})
 ims = {ims}
 out = [a.code for a in answer(m, ims)]
@@ -129,7 +136,7 @@ def _serve(tmp_path, model, ims):
 
 def test_onnx_inference_imports_no_torch(trained, bears, tmp_path):
     "Loading an ONNX model and answering decoded photos (a bear, an astronaut) needs neither torch nor fastai"
-    from bear_lib.infer import zero_shot_onnx
+    from bear_lib.imagenet import zero_shot_onnx
     zero_shot_onnx()  # built here with torch, once; the serving process only reads it
     fns = [bears/'grizzly'/'grizzly_0002.jpg', _astronaut(tmp_path)]
     ims = f"[__import__('PIL.Image').Image.open(f).convert('RGB') for f in {[str(f) for f in fns]!r}]"
@@ -140,7 +147,7 @@ def test_onnx_inference_imports_no_torch(trained, bears, tmp_path):
 
 def test_serving_onnx_imports_no_torch(trained, bears, tmp_path):
     "Answering photo files end to end (decoding included) on an ONNX model imports neither torch nor fastai"
-    from bear_lib.infer import zero_shot_onnx
+    from bear_lib.imagenet import zero_shot_onnx
     zero_shot_onnx()
     ims = repr([str(bears/'grizzly'/'grizzly_0002.jpg'), str(_astronaut(tmp_path))])
     for model in (trained, None):

@@ -1,7 +1,8 @@
 "Out of domain in feature space: the export's bank of training-photo embeddings, for any classes, and a bank that isn't the export's"
 import json, shutil
 import numpy as np, pytest
-from bear_lib.infer import load_model, answer
+from bear_lib.bundle import load_model
+from bear_lib.infer import answer
 from bear_lib.testing import ood_images
 
 def test_trained_model_refuses_other_things(trained, bears):
@@ -32,7 +33,7 @@ def test_swapped_bank_refused(trained, tmp_path):
 def test_classes_imagenet_does_not_have(bears, tmp_path):
     "Class names ImageNet doesn't have: no ImageNet check is possible, and the export's feature-space check still refuses other things"
     from bear_lib.gather import import_folder
-    from bear_lib.infer import IMAGENET_BEARS
+    from bear_lib.imagenet import IMAGENET_BEARS
     from bear_lib.train import train, export_model
     import_folder(bears, tmp_path/'b', n_per_class=40)
     data = tmp_path/'data'; data.mkdir()

@@ -1,10 +1,13 @@
 "Drift report: no false alarm on normal days, a shift flagged, too few answers not tested, odd log rows survived"
 import json, os, subprocess, sys
 import numpy as np, pandas as pd, pytest
-from bear_lib.infer import load_model, answer
+from bear_lib.bundle import load_model
+from bear_lib.infer import answer
 from bear_lib.images import load_image
-from bear_lib.log import PredictionLog, predictions, model_id
-from bear_lib.report import report, simulate_log, shift_all, shift_image, model_baseline
+from bear_lib.log import PredictionLog, predictions
+from bear_lib.bundle import model_id
+from bear_lib.report import report, simulate_log, model_baseline
+from bear_lib.images import shift_all, shift_image
 
 @pytest.fixture(scope='module')
 def zs(): return load_model(None)
@@ -35,7 +38,7 @@ def test_no_false_alarm_on_normal_days(tmp_path, zs, bear_files, normal):
 def test_shift_flagged(tmp_path, zs, bear_files, normal):
     "Three normal days, then a greyscaled day and a dark+grey+blurred+shrunk day: only the last two flagged, and said how"
     ims = [load_image(f) for f in bear_files]
-    grey, worst = answer(zs, [shift_image(im, 'grey') for im in ims]), answer(zs, [shift_all(im) for im in ims])
+    grey, worst = answer(zs, [shift_image(im, 'greyscale') for im in ims]), answer(zs, [shift_all(im) for im in ims])
     rng = np.random.default_rng(1)
     days = _days(rng, bear_files, normal, ['2026-05-01', '2026-05-02', '2026-05-03'])
     days += _days(rng, bear_files, grey, ['2026-05-04']) + _days(rng, bear_files, worst, ['2026-05-05'])

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from bear_lib.clean import LEDGER, undo_clean
-from bear_lib.core import read_jsonl, sha256
+from bear_lib.ledger import LEDGER, undo_clean
+from bear_lib.ledger import read_jsonl
+from bear_lib.core import sha256
 from bear_lib.data import bear_dls, get_bear_files
 from bear_lib.log import PredictionLog, predictions
 from bear_lib.review import SKIP, ReviewApp, review_answer

@@ -4,19 +4,19 @@ from pathlib import Path
 import pytest
 from bear_lib.testing import start_serve, stop_app, odd_images, serve_cmd, bear_photos, workers_of, post_many, check_logged_once
 
-MAX_MB, MAX_FILES = 2, 16
+MAX_MIB, MAX_FILES = 2, 16
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    "`bear_serve` with two workers, a SQLite log and a 2 MB limit; yields (URL, log path, process)"
+    "`bear_serve` with two workers, a SQLite log and a 2 MiB limit; yields (URL, log path, process)"
     d = tmp_path_factory.mktemp('serve')
-    p, url = start_serve('--workers', 2, '--backend', 'onnx', '--log', d/'log.db', '--photos', d/'photos', '--max-mb', MAX_MB, '--max-files', MAX_FILES, cwd=d)
+    p, url = start_serve('--workers', 2, '--backend', 'onnx', '--log', d/'log.db', '--photos', d/'photos', '--max-mib', MAX_MIB, '--max-files', MAX_FILES, cwd=d)
     yield url, d/'log.db', p
     stop_app(p)
 
 @pytest.fixture(scope='module')
 def model():
-    from bear_lib.infer import load_model
+    from bear_lib.bundle import load_model
     return load_model()
 
 def test_import_loads_no_model_library():
@@ -74,7 +74,7 @@ def _bad_requests(bears):
     good = bear_photos(bears, 1)[0].read_bytes()
     def post(path='/predict', **kw): return lambda url: httpx.post(url + path, timeout=60, **kw)
     def raw(head, parts): return lambda url: _raw(int(url.rsplit(':', 1)[1]), head, parts)
-    big = MAX_MB * 2**20
+    big = MAX_MIB * 2**20
     chunked = lambda n: b''.join(b'%x\r\n%s\r\n' % (len(c), c) for c in [b'\xff' * 2**16] * n)
     return [
         ('not an image', post(content=b'Just some text.\n' * 10, headers={'content-type': 'image/jpeg'}), 422, 'not an image'),
@@ -91,7 +91,7 @@ def _bad_requests(bears):
         ('two files to /predict', post(files=[('file', ('a.jpg', good)), ('file', ('b.jpg', good))]), 413, '/predict/batch'),
         ('too many files', post('/predict/batch', files=[('files', (f'{i}.jpg', good)) for i in range(MAX_FILES + 1)]), 413, f'At most {MAX_FILES}'),
         # the attacker's uploads: a huge body must be refused before it is all sent
-        ('Content-Length over the limit', raw(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n' % (100 * big), [b'\xff' * 2**16]), 413, f'{MAX_MB} MB'),
+        ('Content-Length over the limit', raw(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n' % (100 * big), [b'\xff' * 2**16]), 413, f'{MAX_MIB} MiB'),
         ('chunked body over the limit', raw(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\n', [chunked(big // 2**16 + 2)]), 413, 'larger than'),
         ('chunked multipart over the limit', raw(b'POST /predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n',
             [b'%x\r\n%s\r\n' % (75, b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n'.ljust(75)), chunked(big // 2**16 + 2)]), 413, 'larger than'),
@@ -127,7 +127,8 @@ def mixed_folder(bears, dest) -> list:
 def test_answers_equal_answer(server, bears, model, tmp_path):
     "On a mixed folder the service says what `answer` says in this process; a broken file gets `load_image`'s reason"
     import httpx
-    from bear_lib.infer import answer, load_image, BadImage
+    from bear_lib.infer import answer
+    from bear_lib.images import load_image, BadImage
     url = server[0]
     files = mixed_folder(bears, tmp_path/'mixed')
     want = []

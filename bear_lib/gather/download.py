@@ -12,7 +12,8 @@ from urllib.parse import urlparse, unquote, urljoin
 from fastcore.all import *
 from fastprogress.fastprogress import progress_bar
 from PIL import Image
-from ..core import class_folders, check_label, inside, sha256, append_jsonl, read_jsonl, move_new, unique_path
+from ..core import class_folders, check_label, inside, sha256, move_new, unique_path
+from ..ledger import append_jsonl, read_jsonl
 from ..images import IMAGE_EXTS, MAX_PIXELS, BadImage, decode, to_rgb, upright
 
 # %% auto #0
