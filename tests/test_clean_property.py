@@ -6,9 +6,8 @@ from unittest.mock import patch
 from hypothesis import given, settings, strategies as st, HealthCheck
 from bear_lib.core import sha256
 from bear_lib.testing import snapshot as _snapshot
-import bear_lib.clean as clean_mod
-from bear_lib.ledger import apply_clean, undo_clean, DELETE, KEEP, TRASH, LEDGER, LOCK
-from bear_lib.clean import read_jsonl
+import bear_lib.ledger as clean_mod
+from bear_lib.ledger import apply_clean, undo_clean, DELETE, KEEP, TRASH, LEDGER, LOCK, read_jsonl
 
 CLASSES, NAMES = ['black', 'grizzly', 'teddy'], ['a.jpg', 'b.jpg', 'a (1).jpg']
 
@@ -96,7 +95,7 @@ class Crash(Exception): "A simulated crash (power cut, kill -9) at one step"
 CRASHES = Counter()   # crashes that happened, by kind
 
 def crashing(name, n):
-    "A stand-in for `bear_lib.clean.<name>` that crashes at its `n`-th call; 'torn' crashes half-way through writing a ledger line"
+    "A stand-in for `bear_lib.ledger.<name>` that crashes at its `n`-th call; 'torn' crashes half-way through writing a ledger line"
     real, calls = getattr(clean_mod, 'append_jsonl' if name == 'torn' else name), [0]
     def f(*args):
         calls[0] += 1

@@ -26,8 +26,10 @@ def postgres():
     def pg(*args): subprocess.run([*as_user, *map(str, args)], check=True, capture_output=True, text=True)
     port = free_port()
     pg(bin/'initdb', '-D', d/'data', '-U', 'bear', '--auth=trust', '-E', 'UTF8', '--no-sync')
-    pg(bin/'pg_ctl', '-D', d/'data', '-l', d/'server.log', '-w', '-t', '60', 'start',
-       '-o', f'-p {port} -k {d} -c listen_addresses=127.0.0.1 -c max_connections=100')
+    def start(): pg(bin/'pg_ctl', '-D', d/'data', '-l', d/'server.log', '-w', '-t', '60', 'start',
+                    '-o', f'-p {port} -k {d} -c listen_addresses=127.0.0.1 -c max_connections=100')
+    def stop(): pg(bin/'pg_ctl', '-D', d/'data', '-m', 'fast', '-w', 'stop')
+    start()
     import sqlalchemy as sa
     admin = sa.create_engine(f'postgresql+psycopg://bear@127.0.0.1:{port}/postgres', isolation_level='AUTOCOMMIT')
     n = iter(range(1000))
@@ -35,6 +37,7 @@ def postgres():
         name = f'log{next(n)}'
         with admin.connect() as c: c.exec_driver_sql(f'CREATE DATABASE {name}')
         return f'postgresql+psycopg://bear@127.0.0.1:{port}/{name}'
+    new_db.start, new_db.stop = start, stop  # a test may stop the server and start it again
     try: yield new_db
     finally:
         admin.dispose()
@@ -43,10 +46,10 @@ def postgres():
 
 def test_postgres_roundtrip(postgres):
     "The same rows, types and reading helpers as on SQLite, through the same code"
-    from types import SimpleNamespace as NS
+    from bear_lib.answers import Answer
     from bear_lib.log import PredictionLog
     log = PredictionLog(postgres())
-    a = NS(label='grizzly', best='grizzly', probs={'black': 0.01, 'grizzly': 0.98, 'teddy': 0.01}, text='Prediction: grizzly', seen_as=None)
+    a = Answer('grizzly', 'grizzly', {'black': 0.01, 'grizzly': 0.98, 'teddy': 0.01}, 'Prediction: grizzly')
     r = log.record(a, b'photo bytes', 'app', 'm@123', latency=0.05)
     df = log.frame()
     assert df.loc[0, ['uid', 'source', 'model', 'answer', 'label', 'latency_ms', 'p_grizzly']].tolist() == [r['uid'], 'app', 'm@123', 'grizzly', 'grizzly', 50.0, 0.98]
@@ -81,3 +84,21 @@ def test_two_workers_postgres_log_every_row(postgres, bears, tmp_path):
     log = PredictionLog(url)
     check_logged_once(log, rs, 0)
     log.close()
+
+def test_ready_follows_the_log(postgres, bears):
+    "GET /ready: 200 while the PostgreSQL log can be written, 503 with the reason while its server is down, 200 again once it is back; /health stays 200"
+    from fastapi.testclient import TestClient
+    from bear_lib.serve import create_app
+    url, photo = postgres(), (bears/'grizzly'/'grizzly_0000.jpg').read_bytes()
+    with TestClient(create_app(log=url)) as c:
+        r = c.get('/ready'); assert r.status_code == 200 and r.json()['status'] == 'ready', r.text
+        postgres.stop()
+        try:
+            r = c.get('/ready')
+            assert r.status_code == 503 and r.json()['status'] == 'not ready', r.text
+            assert "The prediction log can't be written (OperationalError" in r.json()['detail'], r.text
+            assert c.get('/health').json()['status'] == 'ok'  # liveness: the worker itself is fine
+            assert c.post('/predict', content=photo, headers={'content-type': 'image/jpeg'}).status_code == 503
+        finally: postgres.start()
+        r = c.get('/ready'); assert r.status_code == 200, r.text
+        assert c.post('/predict', content=photo, headers={'content-type': 'image/jpeg'}).status_code == 200

@@ -1,0 +1,43 @@
+"The build tool behind `make outputs`: a notebook run as nbdev_test runs it, its outputs written back, small and seeded"
+import sys, os
+from pathlib import Path
+import pytest
+from execnb.nbio import read_nb, new_nb, mk_cell, write_nb
+sys.path.insert(0, str(Path(__file__).parents[1]/'tools'))
+from run_nb import run_nb, _as_shown, _shown
+
+def assert_eq(a, b): assert a == b, (a, b)
+
+def test_as_shown():
+    bar = '█\repoch  train_loss\n\rEpoch 1/1 : |---| 0% [0/3]\rEpoch 1/1 : |███| 100% [3/3]\r            \r0      1.23\n'
+    assert _as_shown(bar) == 'epoch  train_loss\n0      1.23\n'
+    assert _shown([dict(output_type='stream', name='stderr', text=['\r |--| 0%\r', '    \r'])]) == []
+
+def test_run_nb(tmp_path, monkeypatch):
+    "A plain cell, an `eval: false` cell, a `slow` cell, a figure, a seeded number, an Output widget; a failing notebook is left untouched"
+    monkeypatch.chdir(Path(__file__).parents[1]/'nbs')  # nbdev's settings, as `make outputs` runs it
+    d = tmp_path
+    src = ['print("hi")', '#| eval: false\nprint("never")', '#| slow\nprint("slow")',
+           'import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0]);', 'import random; random.random()',
+           'import ipywidgets\nout = ipywidgets.Output()\nwith out: print("in the widget")\nprint("on the page")']
+    write_nb(new_nb([mk_cell(s) for s in src]), d/'t.ipynb')
+    ran = run_nb(d/'t.ipynb')
+    outs = [c.get('outputs', []) for c in read_nb(d/'t.ipynb').cells]
+    assert_eq(outs[0][0]['text'], ['hi\n'])
+    assert_eq((outs[1], outs[2]), ([], []))
+    fig = outs[3][0]['data']
+    assert_eq(sorted(fig), ['image/jpeg', 'text/plain'])
+    assert len(fig['image/jpeg']) < 20_000
+    first = outs[4]
+    assert_eq(outs[5][0]['text'], ['on the page\n'])
+    run_nb(d/'t.ipynb', flags='slow')
+    outs = [c.get('outputs', []) for c in read_nb(d/'t.ipynb').cells]
+    assert_eq(outs[2][0]['text'], ['slow\n'])
+    assert_eq(outs[4], first) # seeded: the same number again
+    run_nb(d/'t.ipynb') # without the flag, the slow cell keeps what its last run showed
+    assert_eq([c.get('outputs', []) for c in read_nb(d/'t.ipynb').cells][2][0]['text'], ['slow\n'])
+    assert '"execution_count": null' in (d/'t.ipynb').read_text() and '"execution_count": 1' not in (d/'t.ipynb').read_text()
+    write_nb(new_nb([mk_cell('print("hi")'), mk_cell('1/0')]), d/'bad.ipynb')
+    before = (d/'bad.ipynb').read_text()
+    with pytest.raises(RuntimeError): run_nb(d/'bad.ipynb')
+    assert_eq((d/'bad.ipynb').read_text(), before)

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Run a notebook as `nbdev_test` does and write its outputs into it: the build tool behind `make outputs`.
+
+    cd nbs && python ../tools/run_nb.py 01_data.ipynb --flags slow
+"""
+# fastai commits its notebooks with their outputs, so a learner sees every batch, plot and table on GitHub before running anything.
+# `run_nb` writes those outputs. It runs the notebook through nbdev's own `test_nb`, the function `nbdev_test` calls for each notebook
+# (execnb's `CaptureShell`, the same working folder, `#| eval: false` skipped, a cell with a flag of settings.ini's `tst_flags` run
+# only when `flags` names it), keeps what each run cell printed and showed, empties the outputs of `#| eval: false` cells (a cell whose flag wasn't asked
+# for keeps what its last run with the flag showed), and
+# cleans the file with `nbdev_clean` (no execution counts, no metadata; outputs kept). Nothing is written when a cell fails.
+#
+# Figures are JPEGs at 60 dpi (a show_batch of photos is a tenth of the size of the default retina PNG), and `random`, numpy and
+# torch are seeded before the first cell, so running twice gives the same pictures; torch's deprecation warning about `torch.jit.script`, raised while fastai is imported, is silenced, and other warnings are shown without the file they came from (a local path). Stream outputs are
+# kept as Jupyter shows them (each line after its last carriage return), so a progress bar leaves its final state, not every step. What a cell shows inside an `Output` widget stays in the widget, as in
+# Jupyter (without a kernel it would spill onto the page: every thumbnail of a cleaner). (Timings printed by training are the one thing
+# that still changes from run to run.) `make outputs` runs it on each notebook of the main path.
+from __future__ import annotations
+import json, sys
+from pathlib import Path
+
+_PRELUDE = """
+import random, warnings, numpy, matplotlib
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated') # torch's, raised inside fastai's import: noise on the page
+warnings.formatwarning = lambda msg, cat, *a, **kw: f'{cat.__name__}: {msg}\\n' # the warning without the file it came from (a local path)
+from matplotlib_inline.backend_inline import set_matplotlib_formats
+set_matplotlib_formats('jpeg', pil_kwargs=dict(quality=80, optimize=True))
+matplotlib.rcParams.update({'figure.dpi': 60, 'savefig.dpi': 60})
+random.seed(42); numpy.random.seed(42)
+try:
+    import torch; torch.manual_seed(42)
+except ImportError: pass
+# Without a kernel, what a cell shows inside an `Output` widget would land on the page; in Jupyter it is in the widget
+import ipywidgets
+from IPython.utils.capture import capture_output
+def _out_enter(self): self._bear_cap = capture_output(); self._bear_cap.__enter__(); return self
+def _out_exit(self, *exc): self._bear_cap.__exit__(*exc)
+ipywidgets.Output.__enter__, ipywidgets.Output.__exit__ = _out_enter, _out_exit
+"""
+
+def _as_shown(text:str) -> str:
+    "Stream text as Jupyter shows it: each line is what follows its last carriage return (progress bars leave only their end)"
+    lines = [l.split('\r')[-1] if '\r' in l else l for l in text.split('\n')]
+    return '\n'.join(l for l, o in zip(lines, text.split('\n')) if l.strip() or '\r' not in o)
+
+def _shown(outs:list) -> list:
+    "`outs` with their stream texts as shown, and streams left empty dropped"
+    for o in outs:
+        if o.get('output_type') == 'stream': o['text'] = _as_shown(''.join(o['text'])).splitlines(True)
+    return [o for o in outs if o.get('output_type') != 'stream' or ''.join(o['text']).strip()]
+
+def _keeping_shell(ran:dict):
+    "execnb's `CaptureShell` with small figures and seeds, recording in `ran` (id → outputs) every cell it runs"
+    from execnb.shell import CaptureShell
+    class _Shell(CaptureShell):
+        def __init__(self, path=None, **kw):
+            super().__init__(path, **kw)
+            self.run(_PRELUDE)
+        def cell(self, cell, *args, **kw):
+            cell.outputs = []  # a cell that shows nothing this time loses what it showed last time
+            super().cell(cell, *args, **kw)
+            ran[cell.id] = _shown(json.loads(json.dumps(cell.outputs)))
+    return _Shell
+
+def run_nb(fn, # the notebook to run and write back with its outputs
+           flags:str='', # space-separated flags whose cells run too, as `nbdev_test --flags` (e.g. 'slow browser')
+          ) -> dict: # cell id → outputs, for the cells that ran
+    "Run `fn` as `nbdev_test` does, write each cell's outputs into it, and clean it as `nbdev_clean` does"
+    from unittest import mock
+    from fastcore.xtras import working_directory
+    import nbdev.test
+    from nbdev.config import get_config
+    from nbdev.clean import nbdev_clean
+    from execnb.nbio import read_nb, write_nb
+    fn, cfg, ran = Path(fn).absolute(), get_config(), {}
+    with mock.patch.object(nbdev.test, 'CaptureShell', _keeping_shell(ran)), working_directory(cfg.nbs_path):
+        ok, _ = nbdev.test.test_nb(fn, skip_flags=cfg.tst_flags.split(), force_flags=flags.split(), basepath=cfg.config_path)
+    if not ok: raise RuntimeError(f"{fn.name} failed (its traceback is above); the file was left as it was")
+    from nbdev.process import extract_directives
+    nb = read_nb(fn)
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        if c.id in ran: c.outputs = ran[c.id]
+        elif extract_directives(c, remove=False).get('eval:', [''])[0].lower() == 'false': c.outputs = []
+        # else: a cell whose flag wasn't asked for keeps what its last run with the flag showed
+    write_nb(nb, fn)
+    nbdev_clean(fname=str(fn))
+    return ran
+
+if __name__ == '__main__':
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('notebooks', nargs='+', help='notebooks to run and write back')
+    p.add_argument('--flags', default='', help="flags whose cells run too, e.g. 'slow browser'")
+    a = p.parse_args()
+    for fn in a.notebooks: run_nb(fn, a.flags)
