@@ -306,3 +306,63 @@ def test_hostile_folder_labels(tmp_path):
         with pytest.raises(ValueError, match="can't be a class name"): import_folder(src, tmp_path / 'dest')
         with pytest.raises(ValueError, match="can't be a class name"): FolderSource(src).labels()
     assert not (tmp_path / 'dest').exists()
+
+
+# ---- IPv6 forms that carry an IPv4 address (issue 20): judged by the IPv4 inside as well as by the IPv6 itself
+
+SMUGGLED = ['http://[64:ff9b::a9fe:a9fe]/latest/meta-data',  # NAT64 of 169.254.169.254, the cloud metadata service
+            'http://[64:ff9b::7f00:1]/',                     # NAT64 of 127.0.0.1
+            'http://[2002:7f00:1::1]/',                      # 6to4 of 127.0.0.1
+            'http://[2002:a9fe:a9fe::1]/',                   # 6to4 of 169.254.169.254
+            'http://[::127.0.0.1]/',                         # IPv4-compatible 127.0.0.1
+            'http://[::ffff:10.0.0.1]/']                     # IPv4-mapped 10.0.0.1
+
+
+@pytest.fixture
+def no_connect(monkeypatch):
+    "Every socket connection attempt is recorded and fails before a packet leaves: a test that is wrong sends nothing"
+    import urllib3.util.connection
+    tried = []
+    def refuse(*a, **kw):
+        tried.append(a)
+        raise OSError(101, 'Network is unreachable (connections are refused in this test)')
+    def refuse_method(self, *a, **kw): return refuse(*a, **kw)
+    monkeypatch.setattr(socket.socket, 'connect', refuse_method)
+    monkeypatch.setattr(socket.socket, 'connect_ex', refuse_method)
+    monkeypatch.setattr(socket, 'create_connection', refuse)
+    monkeypatch.setattr(urllib3.util.connection, 'create_connection', refuse)
+    return tried
+
+
+def test_ipv6_carrying_private_ipv4_refused(tmp_path, no_connect):
+    "NAT64, 6to4, IPv4-compatible and IPv4-mapped addresses of loopback, private or metadata addresses are blocked unconnected"
+    (tmp_path / 'urls.txt').write_text(''.join(f'black {u}\n' for u in SMUGGLED))
+    rows = gather(['black'], tmp_path / 'ds', source=URLFileSource(tmp_path / 'urls.txt'), timeout=(CONNECT, READ), deadline=DEADLINE)
+    man = read_jsonl(tmp_path / 'ds' / 'manifest.jsonl')
+    assert len(man) == 6 and {r['url']: r['status'] for r in man} == {u: 'blocked' for u in SMUGGLED}, \
+        [(r['url'], r['status'], r['error']) for r in man]
+    assert [r['status'] for r in rows] == ['blocked'] * 6
+    assert not no_connect, no_connect  # not one connection was attempted
+    assert 'carrying 169.254.169.254' in {r['url']: r['error'] for r in man}[SMUGGLED[0]]
+
+
+def test_address_classifier():
+    "Each IPv6 form that carries an IPv4 is judged by both; public addresses stay allowed"
+    import ipaddress
+    from bear_lib.gather.download import _public, _nets
+    refused = ['64:ff9b::a9fe:a9fe', '64:ff9b::7f00:1', '64:ff9b::a00:1', '64:ff9b:1::808:808', '64:ff9b:1:2::1',
+               '2002:7f00:1::1', '2002:a9fe:a9fe::1', '2002:a00:1::1', '::127.0.0.1', '::10.0.0.1', '::', '::1',
+               '::ffff:10.0.0.1', '::ffff:127.0.0.1', '::ffff:169.254.169.254',
+               '2001:0:4136:e378:8000:63bf:3fff:fdd2',  # Teredo: server 65.54.227.120, client 192.0.2.45
+               '2001:0:7f00:1:0:0:f5ff:fffe',            # Teredo with server 127.0.0.1 and client 10.0.0.1
+               '127.0.0.1', '10.0.0.1', '169.254.169.254', '100.64.0.1', '224.0.0.1', 'ff0e::1', 'fe80::1%eth0', 'fd00::1']
+    for a in refused: assert not _public(a, []), a
+    allowed = ['8.8.8.8', '::ffff:8.8.8.8', '2606:4700::1111', '64:ff9b::808:808', '93.184.216.34']
+    for a in allowed: assert _public(a, []), a
+    # 6to4 of a public IPv4 is as public as Python's ipaddress says 2002::/16 is (3.13 calls it not globally reachable)
+    assert _public('2002:808:808::1', []) == ipaddress.ip_address('2002:808:808::1').is_global
+    # networks a caller allows are allowed, under their IPv4-mapped name too, and nothing else private
+    nets = _nets(['127.0.0.1/32'])
+    assert _public('127.0.0.1', nets) and _public('::ffff:127.0.0.1', nets)
+    for a in ('127.0.0.2', '10.0.0.1', '::1', '64:ff9b::7f00:1', '2002:7f00:1::1'): assert not _public(a, nets), a
+    assert _public('64:ff9b::7f00:1', _nets(['64:ff9b::/96']))  # allowed by its own name

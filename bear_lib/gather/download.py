@@ -96,11 +96,26 @@ def _nets(allow_private) -> bool|list:
     if allow_private is True: return True
     return [ipaddress.ip_network(n) for n in (allow_private or ())]
 
+_NAT64, _NAT64_LOCAL, _COMPAT = map(ipaddress.ip_network, ('64:ff9b::/96', '64:ff9b:1::/48', '::/96'))
+
+def _embedded(ip) -> list:
+    "The IPv4 addresses the IPv6 address `ip` carries: mapped, NAT64 (64:ff9b::/96), compatible (::/96), 6to4, Teredo (server, client)"
+    if ip.version == 4: return []
+    if ip.ipv4_mapped: return [ip.ipv4_mapped]
+    if ip in _NAT64 or ip in _COMPAT: return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)] # the last 32 bits (RFC 6052, RFC 4291)
+    if ip.sixtofour: return [ip.sixtofour] # bits 16-48
+    if ip.teredo: return list(ip.teredo) # the client's address de-obfuscated
+    return []
+
+def _routable(ip) -> bool: return ip.is_global and not ip.is_multicast
+
 def _public(addr:str, nets) -> bool:
-    "Whether `addr` is a public unicast address, or in `nets`"
-    ip = ipaddress.ip_address(addr.split('%')[0])
-    if ip.version == 6 and ip.ipv4_mapped: ip = ip.ipv4_mapped
-    return (ip.is_global and not ip.is_multicast) or any(ip in n for n in nets)
+    "Whether `addr` is a public unicast address, and so is every IPv4 address it carries; or whether it is in `nets`"
+    ip = ipaddress.ip_address(str(addr).split('%')[0])
+    if ip.version == 6 and ip.ipv4_mapped: ip = ip.ipv4_mapped # the IPv4 address itself, as a dual-stack socket spells it
+    if any(ip in n for n in nets): return True
+    if ip.version == 6 and ip in _NAT64_LOCAL: return False # local-use NAT64 (RFC 8215): its layout is the network's own
+    return _routable(ip) and all(map(_routable, _embedded(ip)))
 
 def _connect(host:str, port:int, timeout, source_address, socket_options, nets) -> socket.socket:
     "A socket to `host`:`port`, connected to an address that was resolved once and checked (no second lookup to rebind)"
@@ -109,7 +124,10 @@ def _connect(host:str, port:int, timeout, source_address, socket_options, nets) 
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if nets is not True:
         bad = [a[4][0] for a in infos if not _public(a[4][0], nets)]
-        if bad: raise _Fail('blocked', f'{host} is {bad[0]}, a loopback, private, link-local or reserved address: refused')
+        if bad:
+            inner = _embedded(ipaddress.ip_address(bad[0].split('%')[0]))
+            carries = f" (carrying {', '.join(map(str, inner))})" if inner else ''
+            raise _Fail('blocked', f'{host} is {bad[0]}{carries}, a loopback, private, link-local or reserved address: refused')
     err = None
     for *_,sa in infos:
         try: return create_connection(sa[:2], timeout, source_address=source_address, socket_options=socket_options)
