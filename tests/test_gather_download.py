@@ -97,9 +97,9 @@ def test_faults(server, tmp_path):
 
 def test_user_agent_and_pool(server, tmp_path):
     "One connection pool, our User-Agent"
-    from bear_lib.gather.download import _session
+    from bear_lib.gather.net import safe_session
     base, hits = server
-    sess = _session(4)
+    sess = safe_session(4)
     assert 'bear_lib' in sess.headers['User-Agent']
     assert sess.get_adapter(base)._pool_maxsize == 4
     rows = download_images([base + '/ok/a.jpg', base + '/ok/b.jpg'], tmp_path / 'ds' / 'x', n_workers=2, user_agent='test-agent/1',
@@ -227,12 +227,12 @@ def test_failed_write_frees_its_hash(server, tmp_path, monkeypatch):
     "A write that fails doesn't leave its photo marked 'being written': the next copy of it is kept"
     base, hits = server
     mod = mod_of(download_images)
-    real, calls = mod._write_new, []
+    real, calls = mod.write_new, []
     def full_disk(*a, **kw):
         calls.append(a)
         if len(calls) == 1: raise OSError(28, 'No space left on device')
         return real(*a, **kw)
-    monkeypatch.setattr(mod, '_write_new', full_disk)
+    monkeypatch.setattr(mod, 'write_new', full_disk)
     rows = download_images([base + '/dup/one.jpg', base + '/dup/two.jpg'], tmp_path / 'ds' / 'black', n_workers=1, allow_private=True)
     assert [r['status'] for r in rows] == ['error', 'ok'], rows
 
@@ -349,20 +349,27 @@ def test_ipv6_carrying_private_ipv4_refused(tmp_path, no_connect):
 def test_address_classifier():
     "Each IPv6 form that carries an IPv4 is judged by both; public addresses stay allowed"
     import ipaddress
-    from bear_lib.gather.download import _public, _nets
+    from bear_lib.gather.net import public_address, allowed_networks, embedded_ipv4
     refused = ['64:ff9b::a9fe:a9fe', '64:ff9b::7f00:1', '64:ff9b::a00:1', '64:ff9b:1::808:808', '64:ff9b:1:2::1',
                '2002:7f00:1::1', '2002:a9fe:a9fe::1', '2002:a00:1::1', '::127.0.0.1', '::10.0.0.1', '::', '::1',
                '::ffff:10.0.0.1', '::ffff:127.0.0.1', '::ffff:169.254.169.254',
                '2001:0:4136:e378:8000:63bf:3fff:fdd2',  # Teredo: server 65.54.227.120, client 192.0.2.45
                '2001:0:7f00:1:0:0:f5ff:fffe',            # Teredo with server 127.0.0.1 and client 10.0.0.1
                '127.0.0.1', '10.0.0.1', '169.254.169.254', '100.64.0.1', '224.0.0.1', 'ff0e::1', 'fe80::1%eth0', 'fd00::1']
-    for a in refused: assert not _public(a, []), a
+    for a in refused: assert not public_address(a, []), a
     allowed = ['8.8.8.8', '::ffff:8.8.8.8', '2606:4700::1111', '64:ff9b::808:808', '93.184.216.34']
-    for a in allowed: assert _public(a, []), a
+    for a in allowed: assert public_address(a, []), a
     # 6to4 of a public IPv4 is as public as Python's ipaddress says 2002::/16 is (3.13 calls it not globally reachable)
-    assert _public('2002:808:808::1', []) == ipaddress.ip_address('2002:808:808::1').is_global
+    assert public_address('2002:808:808::1', []) == ipaddress.ip_address('2002:808:808::1').is_global
     # networks a caller allows are allowed, under their IPv4-mapped name too, and nothing else private
-    nets = _nets(['127.0.0.1/32'])
-    assert _public('127.0.0.1', nets) and _public('::ffff:127.0.0.1', nets)
-    for a in ('127.0.0.2', '10.0.0.1', '::1', '64:ff9b::7f00:1', '2002:7f00:1::1'): assert not _public(a, nets), a
-    assert _public('64:ff9b::7f00:1', _nets(['64:ff9b::/96']))  # allowed by its own name
+    nets = allowed_networks(['127.0.0.1/32'])
+    assert public_address('127.0.0.1', nets) and public_address('::ffff:127.0.0.1', nets)
+    for a in ('127.0.0.2', '10.0.0.1', '::1', '64:ff9b::7f00:1', '2002:7f00:1::1'): assert not public_address(a, nets), a
+    assert public_address('64:ff9b::7f00:1', allowed_networks(['64:ff9b::/96']))  # allowed by its own name
+    assert public_address('10.0.0.1', allowed_networks(True)) and allowed_networks(None) == []
+    # the IPv4 inside each form
+    v4 = lambda *a: [ipaddress.ip_address(x) for x in a]
+    assert embedded_ipv4('64:ff9b::a9fe:a9fe') == v4('169.254.169.254') and embedded_ipv4('2002:7f00:1::1') == v4('127.0.0.1')
+    assert embedded_ipv4('::127.0.0.1') == v4('127.0.0.1') and embedded_ipv4('::ffff:10.0.0.1') == v4('10.0.0.1')
+    assert embedded_ipv4('2001:0:7f00:1:0:0:f5ff:fffe') == v4('127.0.0.1', '10.0.0.1')
+    assert embedded_ipv4('2606:4700::1111') == embedded_ipv4('8.8.8.8') == []
