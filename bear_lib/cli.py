@@ -53,7 +53,7 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
                 refresh:store_true=False, # Search again even if the results are cached in DEST/_search
                 dedupe:store_true=False, # Move exact and near duplicates to DEST/_quarantine (else only report them)
                ):
-    "Gather images into DEST/<label>/: by image search, from a file of URLs, or from a folder; then report duplicates"
+    "Gather images into DEST/<label>/: by image search, from a file of URLs, or from a folder; then report duplicates (exit 1 if no photo came)"
     from collections import Counter
     from bear_lib.gather import gather, dedupe as _dedupe, SearchError, URLFileSource, FolderSource
     try:
@@ -69,6 +69,9 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
     except (SearchError, FileNotFoundError, ValueError) as e: sys.exit(str(e))
     print(f"{len(rows)} URLs: " + ', '.join(f'{k} {v}' for k,v in Counter(r['status'] for r in rows).most_common()) +
           f" -> {Path(dest).resolve()} (manifest.jsonl says why for each)")
+    # a photo in the dataset: kept now, kept by an earlier run (skipped), or the same as one kept (duplicate)
+    if not any(r['status'] in ('ok', 'duplicate') or r.get('was') in ('ok', 'duplicate') for r in rows):
+        sys.exit(f"No photo gathered: not one of the {len(rows)} URLs gave a usable image ({Path(dest)/'manifest.jsonl'} says why for each).")
     _dedupe(dest, dry_run=not dedupe)
 
 # %% ../nbs/06_cli.ipynb #c005
@@ -162,7 +165,7 @@ def bear_predict(files:Param("Image files or folders", str, nargs='+'),
                  log:str=None, # Prediction log to record each answer in: a SQLite file or SQLAlchemy URL (default: $BEAR_LOG, else predictions.db)
                  no_log:store_true=False, # Don't record the answers
                 ):
-    "Answer for each image file as the app does (a class, not_sure, not_a_bear, or error); print one line per file"
+    "Answer for each image file as the app does (a class, not_sure, not_a_bear, or error); print one line per file (exit 1 if none is a photo)"
     from bear_lib.bundle import load_model
     from bear_lib.infer import predict_files
     from bear_lib.log import PredictionLog
@@ -174,9 +177,13 @@ def bear_predict(files:Param("Image files or folders", str, nargs='+'),
         plog = None if no_log else PredictionLog(s.log)
         with contextlib.redirect_stdout(sys.stderr): df = predict_files(m, files, log=plog) # the bar goes to stderr
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
+    if df.empty:
+        from bear_lib.images import IMAGE_EXTS
+        sys.exit(f"No image file ({' '.join(sorted(IMAGE_EXTS))}) in {' '.join(files)}: nothing to answer.")
     if csv: df.to_csv(csv, index=False)
     for r in df.itertuples():
         print(f"{r.file}\t{r.answer}\t{r.label or '-'}\t{'-' if r.answer == 'error' else f'{r.probability:.4f}'}\t{r.text}")
+    if (df.answer == 'error').all(): sys.exit(f"None of the {len(df)} files could be read as a photo (each line above says why).")
 
 # %% ../nbs/06_cli.ipynb #c007a
 @_dashed

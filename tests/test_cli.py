@@ -87,8 +87,9 @@ def test_predict_default_model(trained, bears, tmp_path):
 
 def test_predict_bad_input(tmp_path):
     (tmp_path/'notes.jpg').write_text('not a photo')
-    r = run('bear_predict', tmp_path/'notes.jpg', cwd=tmp_path)
+    r = run('bear_predict', tmp_path/'notes.jpg', cwd=tmp_path, check=False)
     assert _lines(r.stdout)[0][1] == 'error' and 'not an image' in r.stdout
+    assert r.returncode == 1 and 'could be read as a photo' in r.stderr  # nothing usable: a script can tell
     r = run('bear_predict', tmp_path/'missing.jpg', cwd=tmp_path, check=False)
     assert r.returncode != 0 and 'No such file' in r.stderr
     r = run('bear_predict', tmp_path/'notes.jpg', '--model', tmp_path/'nope.pkl', cwd=tmp_path, check=False)
@@ -115,3 +116,49 @@ def test_load_checks(trained, tmp_path):
     assert not [w for w in ws if 'other library versions' in str(w.message)]
     (tmp_path/'d.pkl').write_bytes(pickle.dumps({'not': 'a learner'}))
     with pytest.raises(ValueError, match='bear_train'): load_model(tmp_path/'d.pkl')
+
+
+# ---- Exit codes a script can trust (issue 20): 1 with a sentence on stderr when no input could be used, 0 when some could
+
+def _photo_and_note(folder, bears, photo=True):
+    "`folder` with one real photo (if `photo`) and a text file named like a photo"
+    folder.mkdir(parents=True)
+    if photo: shutil.copy(bears/'black'/'black_0002.jpg', folder/'bear.jpg')
+    (folder/'notes.jpg').write_text('not a photo')
+    return folder
+
+def test_gather_exit_codes(tmp_path, bears):
+    "All URLs refused or broken: exit 1 and say so; one good photo among bad ones: exit 0 with the counts"
+    # loopback addresses only (refused before connecting: a regression would still send nothing off this machine)
+    urls = ['http://127.0.0.1/a.jpg', 'http://[::1]/b.jpg', 'http://[::ffff:127.0.0.1]/c.jpg', 'http://127.0.0.1:8080/d.jpg',
+            'ftp://127.0.0.1/e.jpg']
+    (tmp_path/'urls.txt').write_text(''.join(f'black {u}\n' for u in urls))
+    r = run('bear_gather', '--urls', tmp_path/'urls.txt', '--dest', tmp_path/'ds', cwd=tmp_path, check=False, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert '5 URLs: blocked 4, bad_url 1' in r.stdout, r.stdout
+    assert 'No photo gathered' in r.stderr and 'manifest.jsonl' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    # a folder whose only "photo" is a text file: nothing usable either
+    only_bad = _photo_and_note(tmp_path/'bad'/'black', bears, photo=False).parent
+    r = run('bear_gather', '--from-folder', only_bad, '--dest', tmp_path/'ds2', cwd=tmp_path, check=False, timeout=120)
+    assert r.returncode == 1 and '1 URLs: not_image 1' in r.stdout and 'No photo gathered' in r.stderr, r.stdout + r.stderr
+    # one good, one bad: partial success is success, with the counts
+    mixed = _photo_and_note(tmp_path/'mixed'/'black', bears).parent
+    r = run('bear_gather', '--from-folder', mixed, '--dest', tmp_path/'ds3', cwd=tmp_path, check=False, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert '2 URLs: ' in r.stdout and 'ok 1' in r.stdout and 'not_image 1' in r.stdout, r.stdout
+    assert [f.name for f in (tmp_path/'ds3'/'black').iterdir()] != []
+
+def test_predict_exit_codes(tmp_path, bears):
+    "bear_predict exits 1 when no file is a photo (or there is no image file at all), 0 when at least one is"
+    bad = _photo_and_note(tmp_path/'bad', bears, photo=False)
+    (bad/'readme.txt').write_text('not an image file either')
+    r = run('bear_predict', bad, '--no-log', cwd=tmp_path, check=False, timeout=120)
+    assert r.returncode == 1 and 'None of the 1 files could be read as a photo' in r.stderr, r.stdout + r.stderr
+    assert [l[1] for l in _lines(r.stdout)] == ['error']  # the line that says why is still printed
+    (bad/'notes.jpg').unlink()
+    r = run('bear_predict', bad, '--no-log', cwd=tmp_path, check=False, timeout=120)
+    assert r.returncode == 1 and 'No image file' in r.stderr and not r.stdout, r.stdout + r.stderr
+    mixed = _photo_and_note(tmp_path/'mixed', bears)
+    r = run('bear_predict', mixed, '--no-log', cwd=tmp_path, check=False, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(l[1] for l in _lines(r.stdout)) == ['black', 'error'], r.stdout

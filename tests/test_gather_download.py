@@ -98,9 +98,9 @@ def test_faults(server, tmp_path):
 
 def test_user_agent_and_pool(server, tmp_path):
     "One connection pool, our User-Agent"
-    from bear_lib.gather.download import _session
+    from bear_lib.gather.net import safe_session
     base, hits = server
-    sess = _session(4)
+    sess = safe_session(4)
     assert 'bear_lib' in sess.headers['User-Agent']
     assert sess.get_adapter(base)._pool_maxsize == 4
     rows = download_images([base + '/ok/a.jpg', base + '/ok/b.jpg'], tmp_path / 'ds' / 'x', n_workers=2, user_agent='test-agent/1',
@@ -228,12 +228,12 @@ def test_failed_write_frees_its_hash(server, tmp_path, monkeypatch):
     "A write that fails doesn't leave its photo marked 'being written': the next copy of it is kept"
     base, hits = server
     mod = mod_of(download_images)
-    real, calls = mod._write_new, []
+    real, calls = mod.write_new, []
     def full_disk(*a, **kw):
         calls.append(a)
         if len(calls) == 1: raise OSError(28, 'No space left on device')
         return real(*a, **kw)
-    monkeypatch.setattr(mod, '_write_new', full_disk)
+    monkeypatch.setattr(mod, 'write_new', full_disk)
     rows = download_images([base + '/dup/one.jpg', base + '/dup/two.jpg'], tmp_path / 'ds' / 'black', n_workers=1, allow_private=True)
     assert [r['status'] for r in rows] == ['error', 'ok'], rows
 
@@ -307,3 +307,70 @@ def test_hostile_folder_labels(tmp_path):
         with pytest.raises(ValueError, match="can't be a class name"): import_folder(src, tmp_path / 'dest')
         with pytest.raises(ValueError, match="can't be a class name"): FolderSource(src).labels()
     assert not (tmp_path / 'dest').exists()
+
+
+# ---- IPv6 forms that carry an IPv4 address (issue 20): judged by the IPv4 inside as well as by the IPv6 itself
+
+SMUGGLED = ['http://[64:ff9b::a9fe:a9fe]/latest/meta-data',  # NAT64 of 169.254.169.254, the cloud metadata service
+            'http://[64:ff9b::7f00:1]/',                     # NAT64 of 127.0.0.1
+            'http://[2002:7f00:1::1]/',                      # 6to4 of 127.0.0.1
+            'http://[2002:a9fe:a9fe::1]/',                   # 6to4 of 169.254.169.254
+            'http://[::127.0.0.1]/',                         # IPv4-compatible 127.0.0.1
+            'http://[::ffff:10.0.0.1]/']                     # IPv4-mapped 10.0.0.1
+
+
+@pytest.fixture
+def no_connect(monkeypatch):
+    "Every socket connection attempt is recorded and fails before a packet leaves: a test that is wrong sends nothing"
+    import urllib3.util.connection
+    tried = []
+    def refuse(*a, **kw):
+        tried.append(a)
+        raise OSError(101, 'Network is unreachable (connections are refused in this test)')
+    def refuse_method(self, *a, **kw): return refuse(*a, **kw)
+    monkeypatch.setattr(socket.socket, 'connect', refuse_method)
+    monkeypatch.setattr(socket.socket, 'connect_ex', refuse_method)
+    monkeypatch.setattr(socket, 'create_connection', refuse)
+    monkeypatch.setattr(urllib3.util.connection, 'create_connection', refuse)
+    return tried
+
+
+def test_ipv6_carrying_private_ipv4_refused(tmp_path, no_connect):
+    "NAT64, 6to4, IPv4-compatible and IPv4-mapped addresses of loopback, private or metadata addresses are blocked unconnected"
+    (tmp_path / 'urls.txt').write_text(''.join(f'black {u}\n' for u in SMUGGLED))
+    rows = gather(['black'], tmp_path / 'ds', source=URLFileSource(tmp_path / 'urls.txt'), timeout=(CONNECT, READ), deadline=DEADLINE)
+    man = read_jsonl(tmp_path / 'ds' / 'manifest.jsonl')
+    assert len(man) == 6 and {r['url']: r['status'] for r in man} == {u: 'blocked' for u in SMUGGLED}, \
+        [(r['url'], r['status'], r['error']) for r in man]
+    assert [r['status'] for r in rows] == ['blocked'] * 6
+    assert not no_connect, no_connect  # not one connection was attempted
+    assert 'carrying 169.254.169.254' in {r['url']: r['error'] for r in man}[SMUGGLED[0]]
+
+
+def test_address_classifier():
+    "Each IPv6 form that carries an IPv4 is judged by both; public addresses stay allowed"
+    import ipaddress
+    from bear_lib.gather.net import public_address, allowed_networks, embedded_ipv4
+    refused = ['64:ff9b::a9fe:a9fe', '64:ff9b::7f00:1', '64:ff9b::a00:1', '64:ff9b:1::808:808', '64:ff9b:1:2::1',
+               '2002:7f00:1::1', '2002:a9fe:a9fe::1', '2002:a00:1::1', '::127.0.0.1', '::10.0.0.1', '::', '::1',
+               '::ffff:10.0.0.1', '::ffff:127.0.0.1', '::ffff:169.254.169.254',
+               '2001:0:4136:e378:8000:63bf:3fff:fdd2',  # Teredo: server 65.54.227.120, client 192.0.2.45
+               '2001:0:7f00:1:0:0:f5ff:fffe',            # Teredo with server 127.0.0.1 and client 10.0.0.1
+               '127.0.0.1', '10.0.0.1', '169.254.169.254', '100.64.0.1', '224.0.0.1', 'ff0e::1', 'fe80::1%eth0', 'fd00::1']
+    for a in refused: assert not public_address(a, []), a
+    allowed = ['8.8.8.8', '::ffff:8.8.8.8', '2606:4700::1111', '64:ff9b::808:808', '93.184.216.34']
+    for a in allowed: assert public_address(a, []), a
+    # 6to4 of a public IPv4 is as public as Python's ipaddress says 2002::/16 is (3.13 calls it not globally reachable)
+    assert public_address('2002:808:808::1', []) == ipaddress.ip_address('2002:808:808::1').is_global
+    # networks a caller allows are allowed, under their IPv4-mapped name too, and nothing else private
+    nets = allowed_networks(['127.0.0.1/32'])
+    assert public_address('127.0.0.1', nets) and public_address('::ffff:127.0.0.1', nets)
+    for a in ('127.0.0.2', '10.0.0.1', '::1', '64:ff9b::7f00:1', '2002:7f00:1::1'): assert not public_address(a, nets), a
+    assert public_address('64:ff9b::7f00:1', allowed_networks(['64:ff9b::/96']))  # allowed by its own name
+    assert public_address('10.0.0.1', allowed_networks(True)) and allowed_networks(None) == []
+    # the IPv4 inside each form
+    v4 = lambda *a: [ipaddress.ip_address(x) for x in a]
+    assert embedded_ipv4('64:ff9b::a9fe:a9fe') == v4('169.254.169.254') and embedded_ipv4('2002:7f00:1::1') == v4('127.0.0.1')
+    assert embedded_ipv4('::127.0.0.1') == v4('127.0.0.1') and embedded_ipv4('::ffff:10.0.0.1') == v4('10.0.0.1')
+    assert embedded_ipv4('2001:0:7f00:1:0:0:f5ff:fffe') == v4('127.0.0.1', '10.0.0.1')
+    assert embedded_ipv4('2606:4700::1111') == embedded_ipv4('8.8.8.8') == []

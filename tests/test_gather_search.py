@@ -142,8 +142,8 @@ def test_cli_sources(tmp_path, photo_server):
     (tmp_path / 'urls.txt').write_text('# my list\n' + ''.join(f'{c} {base}{c}/{f.name}\n' for c in ('black', 'grizzly')
                                                               for f in sorted((web / c).iterdir())))
     p = run_cli('--urls', 'urls.txt', '--dest', 'ds', '--max-side', 100, cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
     assert '8 URLs: blocked 8' in p.stdout, p.stdout  # a URL list can't reach this machine's (loopback) servers
+    assert p.returncode == 1 and 'No photo gathered' in p.stderr, p.stderr  # nothing usable: a script can tell
     assert class_folders(tmp_path / 'ds').attrgot('name') == ['black', 'grizzly']
     assert not list((tmp_path / 'ds').rglob('*.jpg'))
     # a plain list needs its class name, and a class name can't be a path

@@ -12,7 +12,7 @@ from fastcore.all import *
 from PIL import Image
 from ..core import class_folders, sha256
 from ..images import IMAGE_EXTS, BadImage, open_image, OPENERS
-from .download import quarantine
+from .verify import quarantine
 
 # %% auto #0
 __all__ = ['near_pairs', 'find_duplicates', 'dedupe', 'duplicates_report', 'show_duplicates']
