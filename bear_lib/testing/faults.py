@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import numpy as np
 from PIL import Image
 from ..core import sha256
+from .fixtures import bomb_png, jpeg_bytes
 
 # %% auto #0
 __all__ = ['FileServer', 'fault_server']
