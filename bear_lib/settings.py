@@ -42,7 +42,7 @@ class Settings:
     cache:str|None=None # where bear_lib keeps what it builds once (`$BEAR_CACHE`); None: `~/.cache/bear_lib`
 
     def __post_init__(self):
-        if self.backend not in BACKENDS: raise ValueError(f"The backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}.")
+        if self.backend not in BACKENDS: raise ValueError(f"Backend {self.backend!r} isn't known: use one of {', '.join(BACKENDS)}.")
         for k,t in (('max_mib', float), ('max_files', int), ('max_pixels', int)):
             try: object.__setattr__(self, k, t(getattr(self, k)))
             except (TypeError, ValueError): raise ValueError(f"{k} must be a number, not {getattr(self, k)!r}.") from None

@@ -273,7 +273,7 @@ def test_move_never_replaces(tmp_path, monkeypatch):
 
 HOLDER = '''
 import sys, time
-import bear_lib.clean as c
+import bear_lib.ledger as c
 sha = c.sha256
 def slow(fn):
     print('working', flush=True); time.sleep(float(sys.argv[2])); return sha(fn)
@@ -337,7 +337,7 @@ def test_cleaner_says_in_use(tiny, dataset):
 def test_ledger_row_on_disk_before_each_move(tmp_path, monkeypatch):
     "Write-ahead means on disk: before every move of apply and of undo, the ledger has been fsynced with that move's row"
     import os
-    import bear_lib.clean as bc
+    import bear_lib.ledger as bc
     root = toy(tmp_path/'ds')
     events, fsync, move = [], os.fsync, bc.move_new
     def rec_fsync(fd):

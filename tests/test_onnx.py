@@ -159,7 +159,7 @@ def test_failed_export_keeps_previous_model(bears, tmp_path, monkeypatch):
     "An export that fails half-way (a torn pickle, a failing ONNX step) leaves the previous pkl, onnx, feature bank and json as they were"
     import torch
     from fastai.vision.all import vision_learner, error_rate
-    import bear_lib.train as bt
+    import bear_lib.train as bt, bear_lib.bundle as bundle
     from bear_lib.data import bear_dls
     from bear_lib.backbones import mobilenet_v2
     from bear_lib.gather import import_folder
@@ -181,7 +181,7 @@ def test_failed_export_keeps_previous_model(bears, tmp_path, monkeypatch):
     assert len(learn.dls.train_ds) > 0  # the learner itself survives the failed export
     monkeypatch.setattr(torch, 'save', save)
     def no_onnx(*args, **kwargs): raise RuntimeError('exporter crashed')
-    monkeypatch.setattr(bt, 'export_onnx', no_onnx)
+    monkeypatch.setattr(bundle, 'export_onnx', no_onnx)  # the bundle writes the ONNX file
     with pytest.raises(RuntimeError): bt.export_model(learn, out)
     assert {n: (tmp_path/n).read_bytes() for n in names} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)  # no temporary files left behind
