@@ -7,6 +7,15 @@ def bears():
     from bear_lib.core import sample_bears
     return sample_bears()
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    "A failed test shows the end of each server log of the app or service it had running: Voilà's tracebacks are there, not on the page"
+    rep = (yield).get_result()
+    if rep.failed:
+        from bear_lib.testing import server_logs
+        logs = server_logs(since=call.start)
+        if logs: rep.sections.append(('server logs', logs))
+
 @pytest.fixture
 def serve_app(tmp_path):
     "Start `bear_app` with the given args on a free port; yield its URL; stop it"

@@ -14,8 +14,8 @@ from PIL import Image
 from ..core import sha256
 
 # %% auto #0
-__all__ = ['BIN', 'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'serve_cmd', 'start_app', 'start_serve', 'bear_photos',
-           'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels']
+__all__ = ['BIN', 'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'server_logs', 'serve_cmd', 'start_app', 'start_serve',
+           'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels']
 
 # %% ../../nbs/99c_procs.ipynb #t004
 BIN = Path(sys.executable).parent  # this venv's console scripts
@@ -66,6 +66,8 @@ def _listens(p, port:int) -> bool:
         except psutil.Error: return set()
     return any(port in _ports(q) for q in procs)
 
+_SERVERS = []  # every server `_start` started in this process, for `server_logs`
+
 def _start(cmd:list, name:str, health:str, cwd, env=None, timeout:float=120, tries:int=3):
     "Start `cmd` with `--port` on a free port, its output in a file in `cwd`, `env` added (None: removed); return (process, URL) once `health` answers"
     for i in range(tries):
@@ -75,7 +77,8 @@ def _start(cmd:list, name:str, health:str, cwd, env=None, timeout:float=120, tri
         with open(log, 'w') as out:
             p = subprocess.Popen([*cmd, '--port', str(port)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                  env={k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}, start_new_session=True)
-        p.log, p.port = log, port
+        p.log, p.port, p.stopped = log, port, None
+        _SERVERS.append(p)
         url = f'http://127.0.0.1:{port}'
         try: wait_http(url + health, p, timeout=timeout)
         except BaseException: stop_app(p); raise
@@ -87,10 +90,17 @@ def _start(cmd:list, name:str, health:str, cwd, env=None, timeout:float=120, tri
 
 def stop_app(p):
     "Stop a server from `start_app` or `start_serve`, and the processes it started"
+    if getattr(p, 'stopped', 0) is None: p.stopped = time.time()
     try: os.killpg(p.pid, signal.SIGTERM)
     except ProcessLookupError: return
     try: p.wait(30)
     except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
+
+def server_logs(since:float=0, # a `time.time()`: servers stopped before it are left out
+                n:int=5000) -> str: # characters of each log
+    "The end of the log of each server `start_app` or `start_serve` started here that still ran at `since` (what a failed test shows)"
+    return '\n'.join(f'--- {p.log}, its last {n} characters ---\n{log_tail(p, n)}'
+                     for p in _SERVERS if (p.stopped is None or p.stopped >= since) and Path(p.log).is_file())
 
 # %% ../../nbs/99c_procs.ipynb #t029
 def serve_cmd() -> list:
