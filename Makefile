@@ -13,7 +13,7 @@ export BEAR_TEST_CACHE ?= $(CURDIR)/.cache/bear_test
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST := $(PY) -m pytest -q -p no:warnings
 
-.PHONY: setup app test sync nbtest pytest loadtest outputs
+.PHONY: setup app test sync nbtest pytest loadtest bench outputs
 
 # What the app needs: bear_lib, its dependencies and the default model's weights. No Chromium, no test tools, no JupyterLab.
 $(VENV)/.app: settings.ini setup.py constraints.txt
@@ -54,11 +54,29 @@ pytest: sync  ## CLI, service and Voilà app across processes and in a browser: 
 loadtest: setup  ## the 8-page load test, on a machine it has to itself
 	$(PYTEST) -m load tests
 
-# In turn: the notebooks, pytest, the load test. (Notebooks and pytest at the same time saved about a minute on 2 cores and
-# made the browser tests' waits flaky: both are bound by the CPU.)
+# Each benchmark in its quick mode (a few photos, one round, tiny models kept in $(BEAR_TEST_CACHE)), one at a time on 2 threads:
+# its like-for-like checks must pass and it must print a ratio= line against its baseline measured in the same run. Each one's
+# output goes to $(BENCH_LOG)/NAME.log; shown here: its seconds and ratio= line, or on failure the end of its output.
+BENCH_LOG := .cache/bench
+bench: setup  ## every bench/*.py --quick in turn (each one's seconds and ratio= line); stops at the first failure
+	@mkdir -p $(BENCH_LOG); for f in bench/*.py; do \
+	  n=$$(basename $$f .py); t0=$$EPOCHREALTIME; \
+	  OMP_NUM_THREADS=2 $(PY) $$f --quick > $(BENCH_LOG)/$$n.log 2>&1; rc=$$?; \
+	  secs=$$(awk "BEGIN { printf \"%.1f\", $$EPOCHREALTIME - $$t0 }"); \
+	  ratio=$$(tr '\r' '\n' < $(BENCH_LOG)/$$n.log | grep -ao 'ratio=[^[:space:]]*' | tail -n 1); \
+	  if [ $$rc != 0 ] || [ -z "$$ratio" ]; then tr '\r' '\n' < $(BENCH_LOG)/$$n.log | tail -n 30; \
+	    echo "$$f --quick failed after $$secs s ($$([ $$rc != 0 ] && echo "exit status $$rc" || echo "no ratio= line")): $(BENCH_LOG)/$$n.log"; exit 1; fi; \
+	  printf '%-24s %6s s  %s\n' "$$f" "$$secs" "$$ratio"; \
+	done
+
+# In turn: the notebooks, pytest, the load test, the benchmarks' quick runs. (Notebooks and pytest at the same time saved about a
+# minute on 2 cores and made the browser tests' waits flaky: both are bound by the CPU.) The benchmarks come after the load test:
+# the load test passes or fails on having the machine to itself, and a bench stopping its servers and kernels must not overlap
+# it; the benches' quick figures are printed, not asserted, so the load test's leftovers can only make them noisier.
 test: setup  ## everything CI runs
 	$(MAKE) nbtest pytest
 	$(MAKE) loadtest
+	$(MAKE) bench
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
 MAIN_NBS := index 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 11_deploy 12_questionnaire

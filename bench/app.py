@@ -2,6 +2,10 @@
 
     python bench/app.py [--runs 3]
     OMP_NUM_THREADS=2 python bench/app.py --clean [--images /work/shared/data/bears] [--runs 3]
+    python bench/app.py --quick [--clean]    # CI: one timed page a mode (after the untimed warm-up page each)
+
+`--quick` times one page a mode; with `--clean`, on 8 photos a class, with a model `bear_train` trains on them at 64 px for one
+epoch (kept in `bear_lib.testing.trained_model`'s cache, $BEAR_TEST_CACHE) and out-of-fold losses of the same recipe.
 
 For each mode a fresh `bear_app` (zero-shot model): `--pool 1` (pre-heated, the shipped default) and `--pool 0` (a kernel is
 started and the notebook run when the page is opened), after one untimed warm-up page each. Each run opens a new page, uploads one photo as soon as the upload
@@ -100,9 +104,18 @@ def main_clean(a):
     from bear_lib.clean import OOF
     tmp = Path(tempfile.mkdtemp(prefix='bench_clean_'))
     root = tmp/'bears'
-    shutil.copytree(a.images, root, ignore=shutil.ignore_patterns('*.csv', '*.jsonl', '_*'))
-    export_model(train(root), tmp/'export.pkl', onnx=False)
-    oof = cross_validate(root, 2)
+    if a.quick:
+        from bear_lib.gather import import_folder
+        from bear_lib.testing import trained_model
+        recipe = dict(epochs=1, size=64, bs=8)
+        import_folder(a.images, root, n_per_class=8)
+        (root/'manifest.jsonl').unlink()  # it records paths and times: the same photos must give the cache the same key
+        trained_model(root, tmp, **recipe)  # writes tmp/export.pkl (and its ONNX twin, which the cleaner doesn't read)
+    else:
+        recipe = {}
+        shutil.copytree(a.images, root, ignore=shutil.ignore_patterns('*.csv', '*.jsonl', '_*'))
+        export_model(train(root), tmp/'export.pkl', onnx=False)
+    oof = cross_validate(root, 2, **recipe)
     print(f'{len(oof)} photos; model and 2-fold out-of-fold losses ready', flush=True)
     with sync_playwright() as pw:
         b = launch_chromium(pw)
@@ -121,7 +134,9 @@ def main_clean(a):
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--clean', action='store_true', help='time the cleaning page instead'); ap.add_argument('--images', default='/work/shared/data/bears')
+    ap.add_argument('--quick', action='store_true', help='one timed page a mode; with --clean, 8 photos a class and a tiny model')
     a = ap.parse_args()
+    if a.quick: a.runs = 1
     if a.clean: return main_clean(a)
     from playwright.sync_api import sync_playwright
     from bear_lib.core import sample_bears

@@ -8,6 +8,7 @@ bear_lib at 8 workers and fastai at bear_lib's count are printed too, for refere
 (the ratio comes from running more downloads at once, which the shared pool and per-download deadline make safe). The last line printed is `ratio=<ours/fastai>`.
 
     python bench/download.py [--n 300] [--latency 0.05] [--workers 16] [--rounds 2]
+    python bench/download.py --quick    # CI: 32 photos, one round
 """
 import argparse, os, shutil, socket, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -20,7 +21,9 @@ def main():
     ap.add_argument('--latency', type=float, default=0.05, help='seconds the server waits before each answer')
     ap.add_argument('--workers', type=int, default=16, help="bear_lib's concurrent downloads (its default)")
     ap.add_argument('--rounds', type=int, default=2, help='rounds of both; the best of each is compared')
+    ap.add_argument('--quick', action='store_true', help='32 photos, one round')
     a = ap.parse_args()
+    if a.quick: a.n, a.rounds = min(a.n, 32), 1
 
     from bear_lib.core import sample_bears
     from bear_lib.gather import download_images as ours

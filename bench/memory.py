@@ -1,7 +1,9 @@
 """Memory of one app kernel, on ONNX Runtime against PyTorch (the baseline): a fresh process does what the Voilà kernel does
 (import bear_lib.app, build `BearApp`, answer an uploaded photo through `BearApp.classify`), then reports its resident memory.
 
-    python bench/memory.py [--model export.pkl] [--photo FILE]
+    python bench/memory.py [--model export.pkl] [--photo FILE] [--quick]
+
+(`--quick` is accepted for `make bench`: one kernel per runtime answering one photo is already the least this bench can do.)
 
 Without --model the app serves the zero-shot model (as `bear_app` does without one). Each runtime is chosen with $BEAR_BACKEND
 and runs with OMP_NUM_THREADS=1, as `bear_app` starts its kernels. The kernel's own Jupyter machinery (ipykernel, zmq) is not
@@ -35,6 +37,7 @@ def kernel(backend, photo, model=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model'); ap.add_argument('--photo')
+    ap.add_argument('--quick', action='store_true', help='the same run: one kernel per runtime, one photo, is already the least')
     a = ap.parse_args()
     from bear_lib.core import sample_bears
     from bear_lib.imagenet import zero_shot_onnx
@@ -46,6 +49,8 @@ def main():
     for b,r in res.items():
         print(f"{r['runtime']:>12}: {r['rss']/MB:.0f} MB after the first answer ({r['loaded']/MB:.0f} MB before it, peak {r['peak']/MB:.0f} MB); "
               f"torch imported: {r['torch']}, fastai imported: {r['fastai']}; answer: {r['text'][:60]!r}")
+    said = {b: r['text'].split(';')[0] for b,r in res.items()}  # the answer, without the probability's last digits
+    assert said['onnx'] == said['torch'], f'the two runtimes answer differently: {said}'
     print(f"ratio={res['onnx']['rss']/res['torch']['rss']:.3f}")
 
 if __name__ == '__main__': main()

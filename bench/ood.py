@@ -12,6 +12,7 @@ For the bears, the ImageNet check (`OOD_THRESHOLD` on ImageNet's probability of 
 printed beside it. Prints ratio=<OOD refused share / bears wrongly refused share> (feature-space check) last.
 
     OMP_NUM_THREADS=2 python bench/ood.py [--images ../shared/data/bears] [--folds 5] [--rename] [--k 5] [--q 0.99]
+    OMP_NUM_THREADS=2 python bench/ood.py --quick [--rename]    # CI: 8 photos a class, 2 folds, a third of the other images; 64 px, 1 epoch, batches of 8
 """
 import argparse, shutil, tempfile, time, warnings
 from pathlib import Path
@@ -27,15 +28,23 @@ warnings.filterwarnings('ignore')
 p = argparse.ArgumentParser()
 p.add_argument('--images', default=None); p.add_argument('--folds', type=int, default=5); p.add_argument('--rename', action='store_true')
 p.add_argument('--k', type=int, default=5); p.add_argument('--q', type=float, default=0.99)
+p.add_argument('--quick', action='store_true', help='8 photos a class, 2 folds, a third of the out-of-domain images; a tiny recipe (64 px, 1 epoch, batches of 8)')
 a = p.parse_args()
 torch.set_num_threads(2)
 t0 = time.time()
 src = Path(a.images) if a.images else sample_bears()
+recipe = {}  # `train` options: bear_train's defaults
+if a.quick:
+    from bear_lib.gather import import_folder
+    a.folds, recipe = 2, dict(epochs=1, size=64, bs=8)
+    tiny = Path(tempfile.mkdtemp(prefix='bench_ood_'))/'bears'
+    import_folder(src, tiny, n_per_class=8)
+    src = tiny
 path = src
 if a.rename:
     path = Path(tempfile.mkdtemp(prefix='bench_ood_'))/'renamed'
     for c,new in zip(sorted(IMAGENET_BEARS), ['alpha', 'beta', 'gamma']): shutil.copytree(src/c, path/new)
-ood_ims = list(ood_images().values())
+ood_ims = list(ood_images().values())[::3 if a.quick else 1]  # quick: a third of them
 res = dict(bears=0, bears_unfamiliar=0, bears_refused=0, ood=0, ood_refused=0, bears_imagenet=0, ood_imagenet=0)
 
 def on_fold(k, learn, held):
@@ -50,8 +59,8 @@ def on_fold(k, learn, held):
         res['bears_imagenet'] += sum(not x.sure for x in answer(m0, held)); res['ood_imagenet'] += sum(not x.sure for x in answer(m0, ood_ims))
     print(f"fold {k}: threshold {ood_cfg['threshold']:.3f}, bank {len(bank)}; running totals {res} ({time.time()-t0:.0f} s)", flush=True)
 
-print(f"{a.folds}-fold CV of bear_train's default recipe on {path.name} ({'classes renamed alpha/beta/gamma' if a.rename else 'ImageNet class names'}), k={a.k}, quantile={a.q}")
-cross_validate(path, a.folds, on_fold=on_fold)
+print(f"{a.folds}-fold CV of bear_train's {'recipe with ' + str(recipe) if recipe else 'default recipe'} on {path.name} ({'classes renamed alpha/beta/gamma' if a.rename else 'ImageNet class names'}), k={a.k}, quantile={a.q}")
+cross_validate(path, a.folds, on_fold=on_fold, **recipe)
 r = res
 pct = lambda x, n: f"{x}/{n} = {x/n:.1%}"
 print(f"\nfeature-space check: bears refused as unfamiliar {pct(r['bears_unfamiliar'], r['bears'])}; "

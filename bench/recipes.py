@@ -7,18 +7,25 @@ head on 4 folds' features (AdamW, one-cycle, batch 32, dropout 0.2) and predicts
 four versions of the training photos. It has no random crops or flips, so it is a proxy for `train`, not `train` itself:
 `bench/quality.py` cross-validates the real default recipe.
 
-    OMP_NUM_THREADS=2 nice -n 10 python bench/recipes.py features   # ~8 min: writes /tmp/bear_recipe_feats.npz
-    OMP_NUM_THREADS=1 nice -n 10 python bench/recipes.py            # ~1 min: the table
+    OMP_NUM_THREADS=2 nice -n 10 python bench/recipes.py features [--images DIR]  # ~8 min: writes /tmp/bear_recipe_feats.npz
+    OMP_NUM_THREADS=1 nice -n 10 python bench/recipes.py                          # ~1 min: the table
+    OMP_NUM_THREADS=2 python bench/recipes.py --quick    # CI: both, on 8 sample photos a class, features in a temporary file
+
+Prints ratio=<the best candidate's log loss / the zero-shot model's log loss, both over the table's four columns> last (a
+loss, not the error count: on a few photos the zero-shot model often makes no error at all).
 """
-import sys
-def features():
+import argparse, tempfile
+from pathlib import Path
+
+def features(images=None, feats='/tmp/bear_recipe_feats.npz'):
     import time, numpy as np, torch
     from PIL import Image, ImageOps, ImageEnhance
+    from bear_lib.core import sample_bears
     from bear_lib.imagenet import imagenet_net, IMAGENET_BEARS, imagenet_categories
     from bear_lib.data import get_bear_files
     from bear_lib.images import open_image
     torch.set_num_threads(2)
-    fns = sorted(get_bear_files('/work/shared/data/bears'))
+    fns = sorted(get_bear_files(images or sample_bears()))
     net, tfm = imagenet_net()
     def shift(im, k):
         if k=='grey': return ImageOps.grayscale(im).convert('RGB')
@@ -33,15 +40,15 @@ def features():
             x = torch.stack([tfm(shift(open_image(f),k)) for f in fns[i:i+32]])
             with torch.inference_mode(): F.append(net.features(x).mean((2,3)).numpy())
         out[k]=np.concatenate(F); print(k, time.time()-t, flush=True)
-    np.savez('/tmp/bear_recipe_feats.npz', files=np.array([str(f) for f in fns]), labels=np.array([f.parent.name for f in fns]), W=net.classifier[1].weight.detach().numpy(), b=net.classifier[1].bias.detach().numpy(), **out)
+    np.savez(feats, files=np.array([str(f) for f in fns]), labels=np.array([f.parent.name for f in fns]), W=net.classifier[1].weight.detach().numpy(), b=net.classifier[1].bias.detach().numpy(), **out)
 
 
-def table():
+def table(feats='/tmp/bear_recipe_feats.npz'):
     import numpy as np, torch, torch.nn.functional as F
     from bear_lib.evaluate import stratified_folds
     from bear_lib.imagenet import imagenet_categories, IMAGENET_BEARS
     torch.set_num_threads(1)
-    z = np.load('/tmp/bear_recipe_feats.npz')
+    z = np.load(feats)
     X = {k: torch.tensor(z[k]) for k in ['none','grey','dark','low']}
     labels = z['labels']; vocab = ['black','grizzly','teddy']
     y = torch.tensor([vocab.index(l) for l in labels])
@@ -79,8 +86,9 @@ def table():
      'random head, 20 ep, lr 1e-2, shift augmentation': dict(start=False, epochs=20, lr=1e-2, aug=True),
     }
     print('| candidate (linear head on frozen features) | CV error | greyscale | dark | low-res |\n|---|---|---|---|---|')
+    total, nll = {}, {}  # errors, and log loss, over the four columns
     for name, kw in C.items():
-        wrong = {k: 0 for k in X}
+        wrong, nll[name] = {k: 0 for k in X}, 0.
         for k in range(5):
             tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
             if kw is None: P = {s: zs(X[s][te]) for s in X}
@@ -88,9 +96,31 @@ def table():
                 kw = dict(kw); avg = kw.pop('avg', False)
                 lin = fit(tr, **kw).eval()
                 with torch.no_grad(): P = {s: lin(X[s][te]).softmax(1) * (0.5 if avg else 1) + (0.5*zs(X[s][te]) if avg else 0) for s in X}
-            for s in X: wrong[s] += int((P[s].argmax(1) != y[te]).sum())
+            for s in X:
+                wrong[s] += int((P[s].argmax(1) != y[te]).sum())
+                nll[name] -= float(P[s][torch.arange(len(te)), y[te]].clamp_min(1e-12).log().sum())
         n = len(y)
         print(f"| {name} | " + ' | '.join(f"{wrong[s]/n:.1%} ({wrong[s]})" for s in ['none','grey','dark','low']) + ' |', flush=True)
+        total[name] = sum(wrong.values())
+    base = 'zero-shot (no training)'
+    best = min((k for k in nll if k != base), key=nll.get)
+    m = 4 * len(y)
+    print(f"{len(y)} photos x 4 columns: zero-shot {total[base]} errors, log loss {nll[base]/m:.4f}; "
+          f"the best candidate by log loss ({best}) {total[best]} errors, log loss {nll[best]/m:.4f}")
+    print(f"ratio={nll[best]/nll[base]:.3f}")
 
 
-if __name__ == '__main__': features() if sys.argv[1:] == ['features'] else table()
+if __name__ == '__main__':
+    p = argparse.ArgumentParser()
+    p.add_argument('step', nargs='?', choices=['features'], help='compute the features (else: the table from them)')
+    p.add_argument('--images', help='the photos (default: the sample bears)'); p.add_argument('--feats', default='/tmp/bear_recipe_feats.npz')
+    p.add_argument('--quick', action='store_true', help='features of 8 sample photos a class into a temporary file, then the table')
+    a = p.parse_args()
+    if a.quick:
+        from bear_lib.core import sample_bears
+        from bear_lib.gather import import_folder
+        tmp = Path(tempfile.mkdtemp(prefix='bench_recipes_'))
+        import_folder(a.images or sample_bears(), tmp/'bears', n_per_class=8)
+        features(tmp/'bears', tmp/'feats.npz'); table(tmp/'feats.npz')
+    elif a.step == 'features': features(a.images, a.feats)
+    else: table(a.feats)

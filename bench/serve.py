@@ -4,6 +4,7 @@ our service against a baseline service, both started the same way in the same ru
     python bench/serve.py [--model M] [--backend onnx] [--baseline-model M] [--baseline-backend torch]
                           [--workers 1] [--clients 8] [--requests 200] [--rounds 3]
                           [--threads N] [--client stdlib|httpx]
+    python bench/serve.py --quick    # CI: one round of 48 requests a side, one warm-up request per client
 
 The intended comparison is the service on ONNX Runtime (ours) against the same service on PyTorch (the baseline).
 A backend is handed to the service as `$BEAR_BACKEND`, which it passes to `load_model(..., backend=)`; `auto` passes none
@@ -92,7 +93,9 @@ def main():
     ap.add_argument('--threads', type=int, default=0, help='OMP_NUM_THREADS of the service (default: bear_serve\'s: cores / workers)')
     ap.add_argument('--client', default='stdlib', choices=list(CLIENTS),
                     help="the clients' HTTP library: the standard library's http.client (default) costs the shared cores less than httpx")
+    ap.add_argument('--quick', action='store_true', help='one round of 48 requests a side, one warm-up request per client')
     a = ap.parse_args()
+    if a.quick: a.rounds, a.requests, a.warmup = 1, min(a.requests, 48), min(a.warmup, 1)
     from bear_lib.core import sample_bears
     fns = sorted(f for c in sorted(sample_bears().iterdir()) if c.is_dir() for f in c.glob('*.jpg'))
     photos = [f.read_bytes() for f in fns]
