@@ -13,7 +13,7 @@ export BEAR_TEST_CACHE ?= $(CURDIR)/.cache/bear_test
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST := $(PY) -m pytest -q -p no:warnings
 
-.PHONY: setup app test sync nbtest pytest loadtest bench outputs
+.PHONY: setup app test sync models nbtest pytest loadtest bench outputs
 
 # What the app needs: bear_lib, its dependencies and the default model's weights. No Chromium, no test tools, no JupyterLab.
 $(VENV)/.app: settings.ini setup.py constraints.txt
@@ -45,38 +45,36 @@ sync: setup  ## export the library from the notebooks and clean them (in CI: fai
 	@if [ -n "$$CI" ] && [ -n "$$(git status --porcelain -- bear_lib nbs)" ]; then \
 	  git status --porcelain -- bear_lib nbs; echo "bear_lib/ or nbs/ not in sync or not clean: run nbdev_export and nbdev_clean, and commit"; exit 1; fi
 
-nbtest: sync  ## run every notebook with its slow and browser cells
-	cd nbs && $(VBIN)/nbdev_test --flags "slow browser" --timing
+# One thread per process while two run side by side (two notebooks, or two pytest workers, and the servers they start):
+# PyTorch's default of a thread per core each oversubscribed the 2 cores, and its threads waiting for each other made
+# 03_clean and 04_infer side by side take 83 s, against 41 s with one thread each (19 and 23 s alone).
+ONE_THREAD := OMP_NUM_THREADS=1
 
-pytest: sync  ## CLI, service and Voilà app across processes and in a browser: two workers, a test file each at a time
-	$(PYTEST) -n 2 --dist loadfile -m "not load and not network" tests
+models: sync  ## train the model the notebooks and tests share (all sample bears, bear_train's defaults) once, with every core
+	$(PY) -c "import tempfile; from bear_lib.core import sample_bears; from bear_lib.testing import trained_model; trained_model(sample_bears(), tempfile.mkdtemp())"
 
-loadtest: setup  ## the 8-page load test, on a machine it has to itself
+nbtest: sync models  ## run every notebook with its slow and browser cells
+	cd nbs && $(ONE_THREAD) $(VBIN)/nbdev_test --flags "slow browser" --timing
+
+pytest: sync models  ## CLI, service and Voilà app across processes and in a browser: two workers, a test file each at a time
+	$(ONE_THREAD) $(PYTEST) -n 2 --dist loadfile -m "not load and not network" tests
+
+loadtest: setup  ## the 8-page load test: 8 browser pages at once, then the culler back to the pre-heated pool
 	$(PYTEST) -m load tests
 
-# Each benchmark in its quick mode (a few photos, one round, tiny models kept in $(BEAR_TEST_CACHE)), one at a time on 2 threads:
-# its like-for-like checks must pass and it must print a ratio= line against its baseline measured in the same run. Each one's
-# output goes to $(BENCH_LOG)/NAME.log; shown here: its seconds and ratio= line, or on failure the end of its output.
-BENCH_LOG := .cache/bench
+# Each benchmark in its quick mode (a few photos, one round, tiny models kept in $(BEAR_TEST_CACHE)), one after another in one
+# process (tools/bench_quick.py: importing torch and fastai once, not twelve times): its like-for-like checks must pass and it
+# must print a ratio= line against its baseline measured in the same run. Each one's output goes to .cache/bench/NAME.log.
 bench: setup  ## every bench/*.py --quick in turn (each one's seconds and ratio= line); stops at the first failure
-	@mkdir -p $(BENCH_LOG); for f in bench/*.py; do \
-	  n=$$(basename $$f .py); t0=$$EPOCHREALTIME; \
-	  OMP_NUM_THREADS=2 $(PY) $$f --quick > $(BENCH_LOG)/$$n.log 2>&1; rc=$$?; \
-	  secs=$$(awk "BEGIN { printf \"%.1f\", $$EPOCHREALTIME - $$t0 }"); \
-	  ratio=$$(tr '\r' '\n' < $(BENCH_LOG)/$$n.log | grep -ao 'ratio=[^[:space:]]*' | tail -n 1); \
-	  if [ $$rc != 0 ] || [ -z "$$ratio" ]; then tr '\r' '\n' < $(BENCH_LOG)/$$n.log | tail -n 30; \
-	    echo "$$f --quick failed after $$secs s ($$([ $$rc != 0 ] && echo "exit status $$rc" || echo "no ratio= line")): $(BENCH_LOG)/$$n.log"; exit 1; fi; \
-	  printf '%-24s %6s s  %s\n' "$$f" "$$secs" "$$ratio"; \
-	done
+	OMP_NUM_THREADS=2 $(PY) tools/bench_quick.py --logs .cache/bench
 
-# In turn: the notebooks, pytest, the load test, the benchmarks' quick runs. (Notebooks and pytest at the same time saved about a
-# minute on 2 cores and made the browser tests' waits flaky: both are bound by the CPU.) The benchmarks come after the load test:
-# the load test passes or fails on having the machine to itself, and a bench stopping its servers and kernels must not overlap
-# it; the benches' quick figures are printed, not asserted, so the load test's leftovers can only make them noisier.
+# The notebooks, then pytest (both bound by the CPU: side by side they saved about a minute on 2 cores and made the browser
+# tests' waits flaky), then the load test and the benchmarks' quick runs side by side: after its 8 pages (about 30 s) the load
+# test mostly waits for the culler, and a benchmark beside the pages only makes the load heavier. The benches' figures are
+# printed, not asserted. -O keeps each one's output together.
 test: setup  ## everything CI runs
 	$(MAKE) nbtest pytest
-	$(MAKE) loadtest
-	$(MAKE) bench
+	$(MAKE) -j2 -O loadtest bench
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
 MAIN_NBS := index 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 11_deploy 12_questionnaire

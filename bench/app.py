@@ -133,10 +133,13 @@ def main_clean(a):
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--runs', type=int, default=3)
-    ap.add_argument('--clean', action='store_true', help='time the cleaning page instead'); ap.add_argument('--images', default='/work/shared/data/bears')
+    ap.add_argument('--clean', action='store_true', help='time the cleaning page instead'); ap.add_argument('--images', default=None, help='a dataset (default: the sample bears)')
     ap.add_argument('--quick', action='store_true', help='one timed page a mode; with --clean, 8 photos a class and a tiny model')
     a = ap.parse_args()
     if a.quick: a.runs = 1
+    if a.images is None:
+        from bear_lib.core import sample_bears
+        a.images = sample_bears()
     if a.clean: return main_clean(a)
     from playwright.sync_api import sync_playwright
     from bear_lib.core import sample_bears
