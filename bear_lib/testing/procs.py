@@ -38,8 +38,10 @@ def wait_http(url:str, # URL that must answer 200
     t = time.time()
     while time.time() - t < timeout:
         if proc.poll() is not None: raise RuntimeError(f'server exited: {log_tail(proc) if hasattr(proc, "log") else proc.returncode}')
+        # a refused connection fails at once, so the wait for an answer can be long: a page given up after 2 s under load
+        # still renders on the server, with a kernel of its own, and each retry made one more (then a cap of 2 was full)
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
+            with urllib.request.urlopen(url, timeout=max(1., timeout - (time.time() - t))) as r:
                 if r.status == 200: return
         except Exception: time.sleep(0.5)
     raise TimeoutError(f'{url} did not answer in {timeout} s')
