@@ -24,10 +24,10 @@ from .infer import answer
 from .settings import Settings, mib, MAX_UPLOAD_MIB, MAX_FILES, configure_logging
 from .answers import REFUSALS
 
-logger = logging.getLogger(__name__)
+_logger = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['logger', 'request_id', 'SERVICE_LOG_FORMAT', 'read_photos', 'Prediction', 'BatchItem', 'Batch', 'Flagged', 'Problem',
+__all__ = ['request_id', 'SERVICE_LOG_FORMAT', 'read_photos', 'Prediction', 'BatchItem', 'Batch', 'Flagged', 'Problem',
            'RequestIdFilter', 'RequestIdMiddleware', 'ServiceMetrics', 'MetricsMiddleware', 'log_config', 'create_app',
            'app_from_env']
 
@@ -121,7 +121,7 @@ def _answer_one(st, data:bytes) -> Prediction:
     rt = route(a, st.rollout, st.sample_pct, st.rng)
     try: row = st.log.record(a, data, 'service', st.model_id, lat, rt)
     except Exception as e:
-        logger.error("The answer couldn't be written to the prediction log (%s: %s)", type(e).__name__, e)
+        _logger.error("The answer couldn't be written to the prediction log (%s: %s)", type(e).__name__, e)
         raise HTTPException(503, f"The answer couldn't be written to the prediction log ({type(e).__name__}); try again shortly.") from e
     st.metrics.answered(a)
     common = dict(sha256=row['sha256'], id=row['uid'], model=st.model_id, latency_ms=row['latency_ms'], shown=rt.shown, review=rt.queue)
@@ -199,7 +199,7 @@ class MetricsMiddleware:
             lat = time.perf_counter() - t
             self.metrics.requests.labels(scope['method'], path, str(status[0])).inc()
             self.metrics.latency.labels(scope['method'], path).observe(lat)
-            logger.debug('%s %s -> %d in %.1f ms', scope['method'], scope['path'], status[0], lat * 1e3)
+            _logger.debug('%s %s -> %d in %.1f ms', scope['method'], scope['path'], status[0], lat * 1e3)
 
 # %% ../nbs/08_serve.ipynb #ops07
 def log_config(level:str='INFO' # the least level written, one of `bear_lib.settings.LOG_LEVELS`
@@ -253,7 +253,7 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
         st.log = PredictionLog(log, photos, review_photos)
         st.rollout, st.sample_pct, st.rng = mode, pct, random.Random(seed)  # Random's draws are thread-safe
         st.metrics.expect(getattr(st.model, 'card', {}).get('vocab', []))
-        logger.info('Worker %d serving %s (rollout %s)', os.getpid(), st.model_id, rollout)
+        _logger.info('Worker %d serving %s (rollout %s)', os.getpid(), st.model_id, rollout)
         if st.log.review_photos is None:
             warnings.warn("Photos that go to review can't be kept: name a folder every replica shares (--review-photos, $BEAR_REVIEW_PHOTOS).")
         yield
