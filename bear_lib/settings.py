@@ -89,8 +89,10 @@ LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s' # what each line 
 
 def _stderr():
     "The process's standard error; in a Jupyter kernel the real one, not the stream ipykernel sends to the page"
-    fd = getattr(sys.stderr, '_original_stdstream_copy', None)  # ipykernel keeps a copy of the terminal's fd 2
-    return os.fdopen(os.dup(fd), 'w', buffering=1) if fd is not None else sys.stderr
+    fd = getattr(sys.stderr, '_original_stdstream_copy', None)  # ipykernel sends fd 2 to the page, and keeps a copy of the real one
+    if fd is not None: return os.fdopen(os.dup(fd), 'w', buffering=1)
+    in_kernel = type(sys.stderr).__module__.startswith('ipykernel')  # fd 2 left alone: it is the real one
+    return sys.__stderr__ if in_kernel and sys.__stderr__ is not None else sys.stderr
 
 def configure_logging(level:str='INFO', # one of `LOG_LEVELS`, any case
                       fmt:str=LOG_FORMAT, # the lines' format
