@@ -11,7 +11,6 @@ expected = cfg_keys + "lib_name user branch license status min_python audience l
 for o in expected: assert o in cfg, f"missing expected setting: {o}"
 setup_cfg = {o: cfg[o] for o in cfg_keys}
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable',
             '6 - Mature', '7 - Inactive']
 py_versions = '3.10 3.11 3.12'.split()
@@ -19,7 +18,8 @@ py_versions = '3.10 3.11 3.12'.split()
 requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
-lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
+# `license` is an SPDX expression (PEP 639), so no `License ::` classifier: setuptools refuses both together
+lic = {'apache2': 'Apache-2.0'}.get(cfg['license'].lower(), cfg['license'])
 # every `X_requirements` setting is the extra `X` (`pip install "bear_lib[serve]"`); dev runs every test, so it has them all
 extras = {k[:-len('_requirements')]: shlex.split(v) for k,v in cfg.items()
           if k.endswith('_requirements') and k != 'pip_requirements' and v.strip()}
@@ -27,18 +27,17 @@ extras['dev'] = extras.get('dev', []) + extras.get('serve', [])
 
 setuptools.setup(
     name=cfg['lib_name'],
-    license=lic[0],
+    license_expression=lic,
+    license_files=['LICENSE'],
     classifiers=['Development Status :: ' + statuses[int(cfg['status'])],
                  'Intended Audience :: ' + cfg['audience'].title(),
                  'Natural Language :: ' + cfg['language'].title()] +
-                ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]] +
-                (['License :: ' + lic[1]] if lic[1] else []),
+                ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['bear_lib', 'bear_lib.*']),
     include_package_data=True,
     install_requires=requirements,
     extras_require=extras,
-    dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

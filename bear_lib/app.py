@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_app.ipynb #c003
 from __future__ import annotations
-import io, html, time, tempfile
+import io, html, logging, time, tempfile
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *
@@ -12,8 +12,10 @@ from .images import load_image, BadImage
 from .infer import answer, CONF_THRESHOLD, OOD_THRESHOLD
 from .log import PredictionLog, route, parse_rollout, MANUAL_TEXT
 from .bundle import load_model, model_id
-from .settings import Settings, mib
+from .settings import Settings, mib, configure_logging
 from .voila import voila_notebook
+
+_logger = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['NO_FILES', 'APP_CELLS', 'card_html', 'BearApp', 'app_notebook']
@@ -56,6 +58,8 @@ class BearApp:
                  settings:Settings=None # default: `Settings.from_env()`, the settings `bear_app` handed this kernel
                 ):
         s = settings if settings is not None else Settings.from_env()
+        # in a Voilà kernel the app is the program: its lines go to the kernel's stderr (Voilà's terminal), at the settings' level
+        if not logging.getLogger('bear_lib').handlers: configure_logging(s.log_level)
         self.model = model if model is not None else load_model(s.model, s.backend)
         self.max_bytes, self.max_pixels = int((max_mib or s.max_mib) * 2**20), max_pixels or s.max_pixels
         store_attr('max_files,conf,ood')
@@ -115,15 +119,20 @@ def _one(self:BearApp, f # one upload
     "Decode, classify and thumbnail one upload; its decoded pixels are released on return"
     t = time.perf_counter()
     try: im = self._check(f)
-    except BadImage as e: return f"Can't classify {f['name']}: {e}", _row(f['name'], str(e), ok=False)
+    except BadImage as e:
+        _logger.info('Refused upload %r: %s', f['name'], e)
+        return f"Can't classify {f['name']}: {e}", _row(f['name'], str(e), ok=False)
     try: a, = answer(self.model, [im], conf=self.conf, ood=self.ood)
     except Exception as e:  # one photo's failure is that photo's answer; the others still get theirs
+        _logger.error('Answering %r failed', f['name'], exc_info=True)
         text = f"Something went wrong with {f['name']} ({type(e).__name__}: {e}). Try another photo."
         return text, _row(f['name'], text, im, ok=False)
+    _logger.info('Answered %r: %s in %.0f ms', f['name'], a.code, (time.perf_counter() - t) * 1e3)
     r = route(a, self.mode, self.pct)
     if not self.log: return a.text, _row(f['name'], a.text, im, a.probs)
     try: row = self.log.record(a, bytes(f['content']), 'app', self.model_id, time.perf_counter() - t, route=r)
     except Exception as e:  # the answer still counts for the person; the log's trouble is said, not hidden
+        _logger.warning("The answer to %r couldn't be written to the prediction log (%s: %s)", f['name'], type(e).__name__, e)
         if not r.shown: raise
         return f'{a.text} (not logged: {type(e).__name__})', _row(f['name'], a.text, im, a.probs)
     if not r.shown: return MANUAL_TEXT, _row(f['name'], MANUAL_TEXT, im)
@@ -183,7 +192,9 @@ def classify(self:BearApp, _=None # the clicked button (unused)
         self.lbl.value = msgs[0] if len(msgs) == 1 else ' | '.join(f"{f['name']}: {t}" for f,t in zip(files, msgs))
         if n_all > self.max_files: self.lbl.value = f'Only the first {self.max_files} photos were classified. ' + self.lbl.value
         self._show(rows)
-    except Exception as e: self.lbl.value = f"Something went wrong ({type(e).__name__}: {e}). Try another photo."
+    except Exception as e:
+        _logger.error('Classifying failed', exc_info=True)
+        self.lbl.value = f"Something went wrong ({type(e).__name__}: {e}). Try another photo."
     finally:
         self.upload.value = ()  # free the uploaded bytes; the next upload starts afresh
         for s in old_spools: s.close()

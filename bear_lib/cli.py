@@ -9,7 +9,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from dataclasses import replace
 from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
-from .settings import Settings, MAX_UPLOAD_MIB, MAX_FILES
+from .settings import Settings, MAX_UPLOAD_MIB, MAX_FILES, LOG_LEVELS, configure_logging
 from .voila import is_loopback, voila_cmd, remote_conf, serve_voila
 
 # %% auto #0
@@ -21,7 +21,7 @@ from fastcore.script import anno_parser
 import bear_lib
 
 def _dashed(f):
-    "The one way every command parses its line: `--version`, and options spelled with dashes (`--cull-idle`) or underscores"
+    "The one way every command parses its line: `--version`, `--log-level`, and options spelled with dashes (`--cull-idle`) or underscores"
     def fix(args):
         out = []
         for i,a in enumerate(args):
@@ -34,8 +34,16 @@ def _dashed(f):
         if args or kwargs: return f(*args, **kwargs)
         p = anno_parser(f)
         p.add_argument('--version', action='version', version=f'%(prog)s (bear_lib {bear_lib.__version__})')
+        p.add_argument('--log_level', metavar='LEVEL', type=str.upper, choices=LOG_LEVELS,
+                       help=f"Least level of the log lines written to stderr: {', '.join(LOG_LEVELS)} (default: $BEAR_LOG_LEVEL, else INFO)")
         kw = vars(p.parse_args(fix(sys.argv[1:])))
         kw.pop('pdb', None); kw.pop('xtra', None)
+        level = kw.pop('log_level', None)
+        try: s = Settings.from_env(log_level=level)
+        except ValueError as e: sys.exit(str(e))
+        # the processes it starts (workers, kernels) read the level back (with the other settings, which came from there)
+        if level: os.environ.update({k: v for k,v in s.to_env().items() if v is not None})
+        configure_logging(s.log_level)
         return f(**kw)
     return _g
 
@@ -55,7 +63,7 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
                ):
     "Gather images into DEST/<label>/: by image search, from a file of URLs, or from a folder; then report duplicates (exit 1 if no photo came)"
     from collections import Counter
-    from bear_lib.gather import gather, dedupe as _dedupe, SearchError, URLFileSource, FolderSource
+    from bear_lib.gather import gather, dedupe as _dedupe, duplicates_report, SearchError, URLFileSource, FolderSource
     try:
         if from_folder and urls: sys.exit("Give either --urls or --from-folder, not both")
         if from_folder or urls:
@@ -72,7 +80,7 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
     # a photo in the dataset: kept now, kept by an earlier run (skipped), or the same as one kept (duplicate)
     if not any(r['status'] in ('ok', 'duplicate') or r.get('was') in ('ok', 'duplicate') for r in rows):
         sys.exit(f"No photo gathered: not one of the {len(rows)} URLs gave a usable image ({Path(dest)/'manifest.jsonl'} says why for each).")
-    _dedupe(dest, dry_run=not dedupe)
+    print(duplicates_report(_dedupe(dest, dry_run=not dedupe), dry_run=not dedupe))
 
 # %% ../nbs/06_cli.ipynb #c005
 def _train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing) -> dict:
@@ -246,6 +254,7 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
         print(f"Serving {which} at {url}" + (' without a token: anyone who can reach this port can use it' if not token and not is_loopback(ip) else ''), flush=True)
         cmd = voila_cmd(nb, port, ip, cull_idle=cull_idle, pool=pool, max_kernels=max_kernels, token=token,
                         conf_dir=None if is_loopback(ip) else remote_conf(tmp))
+        cmd.append(f"--Voila.log_level={'WARN' if s.log_level == 'WARNING' else s.log_level}")  # traitlets' name for it
         sys.exit(serve_voila(cmd, env=env, cwd=nb.parent))
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
@@ -267,6 +276,7 @@ def bear_serve(model:str=None, # A `bear_train` export (default: ./export.pkl if
     "Serve the classifier as a JSON HTTP service: POST /predict and /predict/batch, GET /health, /ready and /model, docs at /docs"
     import uvicorn
     from bear_lib.log import log_url, parse_rollout
+    from bear_lib.serve import log_config
     try:
         s = Settings.from_env(log=log, photos=photos, review_photos=review_photos, rollout=rollout, max_mib=max_mib,
                               max_files=max_files, backend=backend)
@@ -283,7 +293,8 @@ def bear_serve(model:str=None, # A `bear_train` export (default: ./export.pkl if
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     print(f"Serving {'model ' + s.model if s.model else 'the zero-shot ImageNet model'} at http://{host}:{port}/ "
           f"({workers} worker{'s' * (workers > 1)}; rollout {s.rollout}; docs at /docs; log {s.log})", flush=True)
-    uvicorn.run('bear_lib.serve:app_from_env', factory=True, host=host, port=port, workers=workers)
+    # each worker's lines (uvicorn's and bear_lib's) carry the request id, at the level of --log-level / $BEAR_LOG_LEVEL
+    uvicorn.run('bear_lib.serve:app_from_env', factory=True, host=host, port=port, workers=workers, log_config=log_config(s.log_level))
 
 # %% ../nbs/06_cli.ipynb #rp-cli
 @_dashed

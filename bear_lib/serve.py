@@ -4,13 +4,15 @@
 
 # %% ../nbs/08_serve.ipynb #sv004
 from __future__ import annotations
-import os, random, time, warnings
+import logging, os, random, re, time, uuid, warnings
+from contextvars import ContextVar
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -19,10 +21,15 @@ from .log import PredictionLog, parse_rollout, route, MANUAL_TEXT
 from .bundle import load_model, model_id
 from .images import load_image, BadImage
 from .infer import answer
-from .settings import Settings, mib, MAX_UPLOAD_MIB, MAX_FILES
+from .settings import Settings, mib, MAX_UPLOAD_MIB, MAX_FILES, configure_logging
+from .answers import REFUSALS
+
+_logger = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['read_photos', 'Prediction', 'BatchItem', 'Batch', 'Flagged', 'Problem', 'create_app', 'app_from_env']
+__all__ = ['request_id', 'SERVICE_LOG_FORMAT', 'read_photos', 'Prediction', 'BatchItem', 'Batch', 'Flagged', 'Problem',
+           'RequestIdFilter', 'RequestIdMiddleware', 'ServiceMetrics', 'MetricsMiddleware', 'log_config', 'create_app',
+           'app_from_env']
 
 # %% ../nbs/08_serve.ipynb #sv006
 async def _limited(request:Request, limit:int):
@@ -114,10 +121,97 @@ def _answer_one(st, data:bytes) -> Prediction:
     rt = route(a, st.rollout, st.sample_pct, st.rng)
     try: row = st.log.record(a, data, 'service', st.model_id, lat, rt)
     except Exception as e:
+        _logger.error("The answer couldn't be written to the prediction log (%s: %s)", type(e).__name__, e)
         raise HTTPException(503, f"The answer couldn't be written to the prediction log ({type(e).__name__}); try again shortly.") from e
+    st.metrics.answered(a)
     common = dict(sha256=row['sha256'], id=row['uid'], model=st.model_id, latency_ms=row['latency_ms'], shown=rt.shown, review=rt.queue)
     if not rt.shown: return Prediction(answer=None, label=None, best=None, probs=None, text=MANUAL_TEXT, **common)
     return Prediction(answer=row['answer'], label=a.label, best=a.best, probs=row['probs'], text=a.text, seen_as=a.seen_as, **common)
+
+# %% ../nbs/08_serve.ipynb #ops02
+request_id = ContextVar('bear_request_id', default='-') # the id of the request being served ('-' outside one)
+_ID_OK = re.compile(r'^[\w.:-]{1,64}$')  # a client's id is kept only if it is short and plain: it goes into log lines
+
+class RequestIdFilter(logging.Filter):
+    "Adds `request_id` (the request being served, else '-') to every record that passes a handler"
+    def filter(self, record):
+        record.request_id = request_id.get()
+        return True
+
+SERVICE_LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s' # the service's log lines
+
+class RequestIdMiddleware:
+    "ASGI middleware: each HTTP request's id (the client's `X-Request-ID` if plain, else new) in `request_id` and the response's header"
+    def __init__(self, app): self.app = app
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        got = dict(scope['headers']).get(b'x-request-id', b'').decode('latin-1')
+        rid = got if _ID_OK.match(got) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        async def _send(msg):
+            if msg['type'] == 'http.response.start': msg['headers'] = [*msg.get('headers', []), (b'x-request-id', rid.encode())]
+            await send(msg)
+        await self.app(scope, receive, _send)
+        request_id.reset(token)  # not on an exception: the server's traceback line still carries the id
+
+# %% ../nbs/08_serve.ipynb #ops04
+class ServiceMetrics:
+    "The service's Prometheus metrics, in a registry of their own"
+    def __init__(self, registry:CollectorRegistry=None # default: a new one, this app's own
+                ):
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter('bear_requests', 'HTTP requests, by method, route and status', ['method', 'path', 'status'], registry=r)
+        self.latency = Histogram('bear_request_duration_seconds', 'Time from a request to its whole response', ['method', 'path'], registry=r)
+        self.answers = Counter('bear_answers', 'Photos answered with a class, by class', ['label'], registry=r)
+        self.refusals = Counter('bear_refusals', "Photos refused: not sure, or not a bear", ['reason'], registry=r)
+
+    def expect(self, vocab:list # the model's classes
+              ):
+        "Show every class and refusal from the start, at 0"
+        for c in vocab: self.answers.labels(c)
+        for c in REFUSALS: self.refusals.labels(c)
+
+    def answered(self, a # an `Answer`
+                ):
+        "Count one answer: its class, or its refusal"
+        if a.sure: self.answers.labels(a.label).inc()
+        else: self.refusals.labels(a.code).inc()
+
+    def text(self) -> bytes:
+        "The metrics in Prometheus' text format"
+        return generate_latest(self.registry)
+
+# %% ../nbs/08_serve.ipynb #ops05
+class MetricsMiddleware:
+    "ASGI middleware: count each HTTP request by method, route and status, and time it, in `metrics`"
+    def __init__(self, app, metrics:ServiceMetrics): self.app, self.metrics = app, metrics
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        t, status = time.perf_counter(), [500]
+        async def _send(msg):
+            if msg['type'] == 'http.response.start': status[0] = msg['status']
+            await send(msg)
+        try: await self.app(scope, receive, _send)
+        finally:
+            route = scope.get('route')  # the route's template (`/flag/{id}`), so ids don't become series of their own
+            path = getattr(route, 'path', None) or '(unmatched)'
+            lat = time.perf_counter() - t
+            self.metrics.requests.labels(scope['method'], path, str(status[0])).inc()
+            self.metrics.latency.labels(scope['method'], path).observe(lat)
+            _logger.debug('%s %s -> %d in %.1f ms', scope['method'], scope['path'], status[0], lat * 1e3)
+
+# %% ../nbs/08_serve.ipynb #ops07
+def log_config(level:str='INFO' # the least level written, one of `bear_lib.settings.LOG_LEVELS`
+              ) -> dict:
+    "uvicorn's `log_config`: its loggers and bear_lib's to standard error, each line with its request id (`SERVICE_LOG_FORMAT`)"
+    level = Settings(log_level=level).log_level
+    fmt = {'format': SERVICE_LOG_FORMAT}
+    handler = {'class': 'logging.StreamHandler', 'stream': 'ext://sys.stderr', 'formatter': 'default', 'filters': ['request_id']}
+    return {'version': 1, 'disable_existing_loggers': False,
+            'filters': {'request_id': {'()': RequestIdFilter}}, 'formatters': {'default': fmt}, 'handlers': {'default': handler},
+            'loggers': {n: {'handlers': ['default'], 'level': level, 'propagate': False}
+                        for n in ('uvicorn', 'uvicorn.error', 'uvicorn.access', 'bear_lib')}}
 
 # %% ../nbs/08_serve.ipynb #sv012
 def _load(model, backend=None):
@@ -147,7 +241,7 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
                max_pixels:int=None, # largest image in pixels (default: `load_image`'s)
                backend:str=None # 'onnx' or 'torch', where `load_model` offers the choice
               ) -> FastAPI:
-    "The JSON service: `POST /predict`, `POST /predict/batch`, `POST /flag/{id}`, `GET /health`, `GET /ready`, `GET /model`; docs at /docs"
+    "The JSON service: `POST /predict`, `POST /predict/batch`, `POST /flag/{id}`, `GET /health`, `GET /ready`, `GET /model`, `GET /metrics`; docs at /docs"
     max_bytes = int(max_mib * 2**20)
     mode, pct = parse_rollout(rollout)  # a wrong setting fails here, before any worker starts
     @asynccontextmanager
@@ -158,12 +252,17 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
         st.image_kw = {} if max_pixels is None else dict(max_pixels=max_pixels)
         st.log = PredictionLog(log, photos, review_photos)
         st.rollout, st.sample_pct, st.rng = mode, pct, random.Random(seed)  # Random's draws are thread-safe
+        st.metrics.expect(getattr(st.model, 'card', {}).get('vocab', []))
+        _logger.info('Worker %d serving %s (rollout %s)', os.getpid(), st.model_id, rollout)
         if st.log.review_photos is None:
             warnings.warn("Photos that go to review can't be kept: name a folder every replica shares (--review-photos, $BEAR_REVIEW_PHOTOS).")
         yield
         st.log.close()
         st.turns.shutdown()
     app = FastAPI(title='bear_lib', summary='Black, grizzly or teddy bear? One photo in, one answer out.', lifespan=lifespan)
+    app.state.metrics = ServiceMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestIdMiddleware)  # added last, so outermost: the metrics' log line has the id too
 
     @app.exception_handler(Exception)
     async def _failed(request, e):  # JSON like every other answer; uvicorn logs the traceback
@@ -220,10 +319,17 @@ def create_app(model=None, # a model file, or a loaded model; default: `load_mod
     async def card(request:Request):
         "The model's card: classes, how it was trained and evaluated"
         return JSONResponse(jsonable_encoder(request.app.state.model.card))
+
+    @app.get('/metrics', response_class=Response, responses={200: {'content': {CONTENT_TYPE_LATEST: {}}}})
+    async def metrics(request:Request):
+        "This worker's counters and latency histogram, in Prometheus' text format"
+        return Response(request.app.state.metrics.text(), media_type=CONTENT_TYPE_LATEST)
     return app
 
 # %% ../nbs/08_serve.ipynb #sv015
 def app_from_env() -> FastAPI:
     "`create_app` with the settings in `$BEAR_*` (`Settings.from_env`): what each uvicorn worker of `bear_serve` runs"
     s = Settings.from_env()
+    # `bear_serve` gave uvicorn `log_config`; a worker uvicorn started otherwise still writes bear_lib's lines, with request ids
+    if not logging.getLogger('bear_lib').handlers: configure_logging(s.log_level, SERVICE_LOG_FORMAT, [RequestIdFilter()])
     return create_app(s.model, s.log, s.photos, s.review_photos, s.rollout, None, s.max_mib, s.max_files, s.max_pixels, s.backend)

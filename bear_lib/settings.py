@@ -4,19 +4,21 @@
 
 # %% ../nbs/90a_settings.ipynb #s004
 from __future__ import annotations
-import os
+import logging, os, sys
 from dataclasses import dataclass
 from fastcore.basics import patch
 from pathlib import Path
 from .images import MAX_PIXELS
 
 # %% auto #0
-__all__ = ['MAX_UPLOAD_MIB', 'MAX_FILES', 'BACKENDS', 'mib', 'Settings', 'cache_dir']
+__all__ = ['MAX_UPLOAD_MIB', 'MAX_FILES', 'BACKENDS', 'LOG_LEVELS', 'LOG_FORMAT', 'mib', 'Settings', 'cache_dir',
+           'configure_logging']
 
 # %% ../nbs/90a_settings.ipynb #s005
 MAX_UPLOAD_MIB = 20. # the largest photo the app takes, and the largest request body the service takes, in MiB
 MAX_FILES = 16 # most photos in one service request
 BACKENDS = ('auto', 'onnx', 'torch') # 'auto': ONNX Runtime where the model has an ONNX file, else PyTorch
+LOG_LEVELS = ('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL') # `logging`'s levels, as `--log-level` takes them
 
 def mib(n:int # a size in bytes
        ) -> str:
@@ -25,7 +27,8 @@ def mib(n:int # a size in bytes
 
 # %% ../nbs/90a_settings.ipynb #s007
 _ENV = dict(model='BEAR_MODEL', backend='BEAR_BACKEND', log='BEAR_LOG', photos='BEAR_PHOTOS', review_photos='BEAR_REVIEW_PHOTOS',
-            rollout='BEAR_ROLLOUT', max_mib='BEAR_MAX_MIB', max_files='BEAR_MAX_FILES', max_pixels='BEAR_MAX_PIXELS', cache='BEAR_CACHE')
+            rollout='BEAR_ROLLOUT', max_mib='BEAR_MAX_MIB', max_files='BEAR_MAX_FILES', max_pixels='BEAR_MAX_PIXELS', cache='BEAR_CACHE',
+            log_level='BEAR_LOG_LEVEL')
 
 @dataclass(frozen=True)
 class Settings:
@@ -40,9 +43,13 @@ class Settings:
     max_files:int=MAX_FILES # most photos in one service request (`$BEAR_MAX_FILES`)
     max_pixels:int=MAX_PIXELS # largest image decoded, in pixels (`$BEAR_MAX_PIXELS`)
     cache:str|None=None # where bear_lib keeps what it builds once (`$BEAR_CACHE`); None: `~/.cache/bear_lib`
+    log_level:str='INFO' # the least level the `bear_lib` logger writes: one of `LOG_LEVELS`, any case (`$BEAR_LOG_LEVEL`)
 
     def __post_init__(self):
         if self.backend not in BACKENDS: raise ValueError(f"Backend {self.backend!r} isn't known: use one of {', '.join(BACKENDS)}.")
+        level = str(self.log_level).upper()
+        if level not in LOG_LEVELS: raise ValueError(f"Log level {self.log_level!r} isn't known: use one of {', '.join(LOG_LEVELS)}.")
+        object.__setattr__(self, 'log_level', level)
         for k,t in (('max_mib', float), ('max_files', int), ('max_pixels', int)):
             try: object.__setattr__(self, k, t(getattr(self, k)))
             except (TypeError, ValueError): raise ValueError(f"{k} must be a number, not {getattr(self, k)!r}.") from None
@@ -76,3 +83,28 @@ def cache_dir(settings:Settings=None # default: `Settings.from_env()`
     "Where bear_lib keeps what it builds once: the settings' `cache` (`$BEAR_CACHE`), else `~/.cache/bear_lib`"
     s = settings if settings is not None else Settings.from_env()
     return Path(s.cache) if s.cache else Path.home()/'.cache'/'bear_lib'
+
+# %% ../nbs/90a_settings.ipynb #s016
+LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s' # what each line of the `bear_lib` logger says
+
+def _stderr():
+    "The process's standard error; in a Jupyter kernel the real one, not the stream ipykernel sends to the page"
+    fd = getattr(sys.stderr, '_original_stdstream_copy', None)  # ipykernel sends fd 2 to the page, and keeps a copy of the real one
+    if fd is not None: return os.fdopen(os.dup(fd), 'w', buffering=1)
+    in_kernel = type(sys.stderr).__module__.startswith('ipykernel')  # fd 2 left alone: it is the real one
+    return sys.__stderr__ if in_kernel and sys.__stderr__ is not None else sys.stderr
+
+def configure_logging(level:str='INFO', # one of `LOG_LEVELS`, any case
+                      fmt:str=LOG_FORMAT, # the lines' format
+                      filters:list=() # `logging.Filter`s for the handler, e.g. one that adds a request id
+                     ) -> logging.Logger: # the `bear_lib` logger
+    "Send the `bear_lib` logger's records at `level` and above to standard error; calling it again replaces its handler"
+    level = Settings(log_level=level).log_level  # checked as the settings check it
+    log = logging.getLogger('bear_lib')
+    for h in [h for h in log.handlers if h.get_name() == 'bear_lib']: log.removeHandler(h)
+    h = logging.StreamHandler(_stderr())
+    h.set_name('bear_lib'); h.setFormatter(logging.Formatter(fmt))
+    for f in filters: h.addFilter(f)
+    log.addHandler(h); log.setLevel(level)
+    log.propagate = False  # one line per record, even where the root logger has a handler too
+    return log

@@ -1,5 +1,5 @@
 "Search backends with ddgs replaced by recorded result lists (no network), end to end through gather and the CLI"
-import functools, http.server, json, os, subprocess, sys, threading
+import functools, http.server, json, logging, os, subprocess, sys, threading
 from pathlib import Path
 import pytest
 from PIL import Image
@@ -32,15 +32,25 @@ class Fake:
         return self.results(query) if callable(self.results) else self.results
 
 
+class Records(logging.Handler):
+    "Keeps the records it handles (caplog can't see the `bear_lib` logger once a command has configured it)"
+    def __init__(self): super().__init__(logging.DEBUG); self.records = []
+    def emit(self, record): self.records.append(record)
+
+
 def test_ratelimit_then_success(monkeypatch, tmp_path, capsys):
     fake = Fake(recorded(3), [RatelimitException('https://duckduckgo.com/ 202 Ratelimit'), TimeoutException('timed out')])
     monkeypatch.setattr(ddgs.ddgs.DDGS, 'images', fake)
-    waits = []
+    waits, log = [], Records()
+    logging.getLogger('bear_lib.gather.search').addHandler(log)
     src = DDGSSource(sleep=waits.append, wait=1.5, type_image='photo')
-    res = search_images('grizzly bear', 3, source=src, cache=tmp_path)
+    try: res = search_images('grizzly bear', 3, source=src, cache=tmp_path)
+    finally: logging.getLogger('bear_lib.gather.search').removeHandler(log)
     assert waits == [1.5, 3.0]  # exponential backoff
-    out = capsys.readouterr().out
-    assert 'waiting 1.5 s before try 2 of 4' in out and 'waiting 3 s before try 3 of 4' in out
+    said = [(r.levelname, r.getMessage()) for r in log.records]
+    assert [lvl for lvl,_ in said] == ['WARNING', 'WARNING'], said
+    assert 'waiting 1.5 s before try 2 of 4' in said[0][1] and 'waiting 3 s before try 3 of 4' in said[1][1]
+    assert capsys.readouterr().out == ''  # the library prints nothing: the retries are log lines
     assert [r['title'] for r in res] == ['Grizzly 0', 'Grizzly 1', 'Grizzly 2']
     assert set(res[0]) >= {'image', 'title', 'url', 'source', 'width', 'height'}
     q, kw = fake.calls[-1]

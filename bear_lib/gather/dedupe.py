@@ -4,7 +4,7 @@
 
 # %% ../../nbs/94_dedupe.ipynb #c003
 from __future__ import annotations
-import os
+import logging, os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -13,6 +13,8 @@ from PIL import Image
 from ..core import class_folders, sha256
 from ..images import IMAGE_EXTS, BadImage, open_image, OPENERS
 from .verify import quarantine
+
+_logger = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['near_pairs', 'find_duplicates', 'dedupe', 'duplicates_report', 'show_duplicates']
@@ -85,7 +87,7 @@ def dedupe(path, # a dataset: a folder of class folders
            max_dist:int=6, # see `find_duplicates`
            manifest:str='manifest.jsonl' # where moves are recorded (before each move), in `path`
           ) -> L: # the groups found, each with `moved`: the quarantined copies
-    "Report duplicate images in `path`; unless `dry_run`, move all but one of each single-class group to `_quarantine`"
+    "Find duplicate images in `path`; unless `dry_run`, move all but one of each single-class group to `_quarantine` (`duplicates_report` says it in words)"
     path = Path(path)
     groups = find_duplicates(path, near=near, max_dist=max_dist)
     for g in groups:
@@ -94,7 +96,7 @@ def dedupe(path, # a dataset: a folder of class folders
         if dry_run or g['cross_class']: continue
         for f in dups:
             g['moved'].append(quarantine(f, path, f"{g['kind']} duplicate of {keep}", 'duplicate', manifest, duplicate_of=str(keep)))
-    print(duplicates_report(groups, dry_run))
+    _logger.info('%d groups of duplicates in %s; %d copies moved to _quarantine', len(groups), path, sum(len(g['moved']) for g in groups))
     return groups
 
 def duplicates_report(groups, # as `find_duplicates` returns them

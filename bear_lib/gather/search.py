@@ -4,11 +4,13 @@
 
 # %% ../../nbs/92_search.ipynb #c003
 from __future__ import annotations
-import hashlib, json, re, time
+import hashlib, json, logging, re, time
 from pathlib import Path
 from fastcore.all import *
 from ..core import class_folders, check_label, is_class_dir
 from ..images import IMAGE_EXTS
+
+_logger = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['SearchError', 'ImageSource', 'DDGSSource', 'URLFileSource', 'FolderSource', 'search_images']
@@ -69,7 +71,7 @@ def search(self:DDGSSource, query:str, max_images:int|None=100) -> L:
                 raise SearchError(f"Image search for {query!r} is unreachable: failed {self.retries} times "
                                   f"({type(e).__name__}: {e}). {_OFFLINE}") from e
             w = self.wait * 2**i
-            print(f"Image search for {query!r}: {type(e).__name__} ({e}); waiting {w:g} s before try {i+2} of {self.retries}", flush=True)
+            _logger.warning("Image search for %r: %s (%s); waiting %g s before try %d of %d", query, type(e).__name__, e, w, i+2, self.retries)
             self.sleep(w)
         except Exception as e:
             raise SearchError(f"Image search for {query!r} failed ({type(e).__name__}: {e}). {_OFFLINE}") from e
