@@ -59,22 +59,22 @@ nbtest: sync models  ## run every notebook with its slow and browser cells
 pytest: sync models  ## CLI, service and Voilà app across processes and in a browser: two workers, a test file each at a time
 	$(ONE_THREAD) $(PYTEST) -n 2 --dist loadfile -m "not load and not network" tests
 
-loadtest: setup  ## the 8-page load test: 8 browser pages at once, then the culler back to the pre-heated pool
+loadtest: sync models  ## the 8-page load test: 8 browser pages at once, then the culler back to the pre-heated pool
 	$(PYTEST) -m load tests
 
 # Each benchmark in its quick mode (a few photos, one round, tiny models kept in $(BEAR_TEST_CACHE)), one after another in one
 # process (tools/bench_quick.py: importing torch and fastai once, not twelve times): its like-for-like checks must pass and it
 # must print a ratio= line against its baseline measured in the same run. Each one's output goes to .cache/bench/NAME.log.
-bench: setup  ## every bench/*.py --quick in turn (each one's seconds and ratio= line); stops at the first failure
-	OMP_NUM_THREADS=2 $(PY) tools/bench_quick.py --logs .cache/bench
+bench: sync models  ## every bench/*.py --quick in turn (each one's seconds and ratio= line); stops at the first failure
+	$(ONE_THREAD) $(PY) tools/bench_quick.py --logs .cache/bench
 
-# The notebooks, then pytest (both bound by the CPU: side by side they saved about a minute on 2 cores and made the browser
-# tests' waits flaky), then the load test and the benchmarks' quick runs side by side: after its 8 pages (about 30 s) the load
-# test mostly waits for the culler, and a benchmark beside the pages only makes the load heavier. The benches' figures are
-# printed, not asserted. -O keeps each one's output together.
+# The notebooks first (bound by the CPU: two at a time keep both cores busy). Then pytest, the load test and the benchmarks'
+# quick runs side by side: pytest's two workers leave about a quarter of the CPU idle (browser pages and servers waited on,
+# culling waited for), the load test is 8 pages for about 30 s and then waits for the culler, and the benchmarks run one at a
+# time; their figures are printed, not asserted. -O keeps each one's output together.
 test: setup  ## everything CI runs
-	$(MAKE) nbtest pytest
-	$(MAKE) -j2 -O loadtest bench
+	$(MAKE) nbtest
+	$(MAKE) -j3 -O pytest loadtest bench
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
 MAIN_NBS := index 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 11_deploy 12_questionnaire

@@ -182,6 +182,9 @@ def classify(self:BearApp, _=None # the clicked button (unused)
     files = self.upload.value
     self._waiting = not files
     if not files: self._show([]); self.lbl.value = NO_FILES.format(mib(self.max_bytes)); return self.lbl.value
+    # cleared before the answers are shown, not after: the browser gets the clearing first, so a photo chosen the moment the
+    # answers appear is never wiped by it (under load the late clearing emptied the next upload); `files` keeps the bytes
+    self.upload.value = ()
     old_spools, self._spools = self._spools, []  # the previous answers' photos go with their rows
     try:
         files, n_all = files[:self.max_files], len(files)
@@ -196,7 +199,6 @@ def classify(self:BearApp, _=None # the clicked button (unused)
         _logger.error('Classifying failed', exc_info=True)
         self.lbl.value = f"Something went wrong ({type(e).__name__}: {e}). Try another photo."
     finally:
-        self.upload.value = ()  # free the uploaded bytes; the next upload starts afresh
         for s in old_spools: s.close()
     return self.lbl.value
 
