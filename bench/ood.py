@@ -30,7 +30,7 @@ p.add_argument('--images', default=None); p.add_argument('--folds', type=int, de
 p.add_argument('--k', type=int, default=5); p.add_argument('--q', type=float, default=0.99)
 p.add_argument('--quick', action='store_true', help='8 photos a class, 2 folds, a third of the out-of-domain images; a tiny recipe (64 px, 1 epoch, batches of 8)')
 a = p.parse_args()
-torch.set_num_threads(2)
+torch.set_num_threads(1 if a.quick else 2)  # quick: in make test, beside pytest's workers
 t0 = time.time()
 src = Path(a.images) if a.images else sample_bears()
 recipe = {}  # `train` options: bear_train's defaults

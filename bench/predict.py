@@ -32,7 +32,7 @@ def main():
     ap.add_argument('--threads', type=int, default=2); ap.add_argument('--reps', type=int, default=3); ap.add_argument('--n', type=int, default=48)
     ap.add_argument('--quick', action='store_true', help='a tiny trained model (unless --model or --zero-shot), 6 photos, one round')
     a = ap.parse_args()
-    if a.quick: a.n, a.reps = min(a.n, 6), 1
+    if a.quick: a.n, a.reps, a.threads = min(a.n, 6), 1, 1  # one thread a side: in make test it runs beside pytest's workers
     os.environ['OMP_NUM_THREADS'] = str(a.threads)  # ONNX Runtime's intra-op threads (OnnxNet reads it)
     warnings.filterwarnings('ignore')
     import torch

@@ -20,6 +20,7 @@ p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=2); p.add_argument('--size', type=int, default=224); p.add_argument('--bs', type=int, default=32)
 p.add_argument('--quick', action='store_true', help='8 sample photos a class, 64 px, batches of 8, one timed epoch each')
 a = p.parse_args()
+if a.quick: a.threads = 1  # in make test it runs beside pytest's workers
 torch.set_num_threads(a.threads)
 set_seed(42)
 images, rounds = sample_bears(), 2
