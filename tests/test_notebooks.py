@@ -12,6 +12,7 @@ LOCAL = ('/work/', '/home/', '/tmp/', '/root/', '/var/folders/', tempfile.gettem
 # Cells of the main path where a learner must see a figure or a table (an image, HTML or a printed table): notebook → cell ids
 FIGURES = {
     'index.ipynb': ['c003'],
+    '00_practice.ipynb': ['pr005', 'pr008', 'pr010', 'pr017'],
     '01_data.ipynb': ['bk006', 'bk008', 'c010', 'c014', 'c015', 'c017', 'c019', 'c021'],
     '02_train.ipynb': ['bk101', 'bk103', 'bk104', 'c009', 'c015'],
     '03_clean.ipynb': ['bk202'],
