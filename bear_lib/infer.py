@@ -14,7 +14,7 @@ from .imagenet import imagenet_categories
 from .bundle import model_id
 
 # %% auto #0
-__all__ = ['OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS', 'decide', 'answer', 'answers_baseline', 'predict_files']
+__all__ = ['OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS', 'decide', 'answer', 'predict_files', 'answers_baseline']
 
 # %% ../nbs/04_infer.ipynb #c023
 OOD_THRESHOLD = 4e-3   # ImageNet probability of our classes below which a photo "doesn't look like" them; chosen below
@@ -68,24 +68,6 @@ def answer(model, # from `load_model`
         out.append(decide(p[0], model.vocab, None if P is None else P[0], imap, conf, ood))
     return out
 
-# %% ../nbs/04_infer.ipynb #c024rb
-BASELINE_CONF_BINS = 20  # the confidence histogram in the baseline: bins of 0.05 from 0 to 1
-
-def answers_baseline(answers, # `Answer`s of the validation photos, from `answer`
-                     vocab, # the model's classes
-                     measured_on:str='' # what the photos were, in words
-                    ) -> dict:
-    "What `bear_report` compares a log against: the answers' class mix, confidence, not-sure and out-of-domain rates"
-    codes = [a.code for a in answers]
-    conf = np.array([max(a.probs.values()) for a in answers], dtype=float)
-    n = len(answers)
-    return dict(n=n, mix={c: codes.count(c) for c in [*map(str, vocab), *REFUSALS]},
-                not_sure_rate=codes.count(NOT_SURE)/n if n else None, ood_rate=codes.count(NOT_A_BEAR)/n if n else None,
-                conf_deciles=[round(float(q), 4) for q in np.quantile(conf, np.linspace(0, 1, 11))] if n else [],
-                conf_hist=np.histogram(conf, BASELINE_CONF_BINS, (0, 1))[0].tolist(),
-                conf=sorted(round(float(c), 4) for c in conf),  # the sample itself, for a two-sample KS test
-                conf_threshold=CONF_THRESHOLD, ood_threshold=OOD_THRESHOLD, measured_on=measured_on)
-
 # %% ../nbs/04_infer.ipynb #c032
 def predict_files(model, # from `load_model`
                   paths, # files and folders (searched recursively for images)
@@ -108,3 +90,21 @@ def predict_files(model, # from `load_model`
         rows.append(dict(file=str(f), answer=a.code, label=a.best, probability=round(a.probs[a.best], 4), text=a.text,
                          **{f'p_{c}': round(p, 4) for c,p in a.probs.items()}))
     return pd.DataFrame(rows, columns=['file', 'answer', 'label', 'probability', 'text'] + [f'p_{c}' for c in model.vocab])
+
+# %% ../nbs/04_infer.ipynb #c024rb
+BASELINE_CONF_BINS = 20  # the confidence histogram in the baseline: bins of 0.05 from 0 to 1
+
+def answers_baseline(answers, # `Answer`s of the validation photos, from `answer`
+                     vocab, # the model's classes
+                     measured_on:str='' # what the photos were, in words
+                    ) -> dict:
+    "What `bear_report` compares a log against: the answers' class mix, confidence, not-sure and out-of-domain rates"
+    codes = [a.code for a in answers]
+    conf = np.array([max(a.probs.values()) for a in answers], dtype=float)
+    n = len(answers)
+    return dict(n=n, mix={c: codes.count(c) for c in [*map(str, vocab), *REFUSALS]},
+                not_sure_rate=codes.count(NOT_SURE)/n if n else None, ood_rate=codes.count(NOT_A_BEAR)/n if n else None,
+                conf_deciles=[round(float(q), 4) for q in np.quantile(conf, np.linspace(0, 1, 11))] if n else [],
+                conf_hist=np.histogram(conf, BASELINE_CONF_BINS, (0, 1))[0].tolist(),
+                conf=sorted(round(float(c), 4) for c in conf),  # the sample itself, for a two-sample KS test
+                conf_threshold=CONF_THRESHOLD, ood_threshold=OOD_THRESHOLD, measured_on=measured_on)
