@@ -80,11 +80,13 @@ def _run(vbin, *args, cwd=None, **env):
     return subprocess.run([str(vbin/args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=600, cwd=cwd,
                           env=venv_env(**env))
 
-def test_core_has_no_torch(core_venv):
+def test_core_has_no_torch(core_venv, tmp_path):
+    "The core install: no torch, fastai, Voilà, FastAPI or ddgs; `pip check` clean"
     for m in ('torch', 'fastai', 'voila', 'fastapi', 'ddgs'):
-        r = _run(core_venv, 'python', '-c', f'import {m}')
+        r = _run(core_venv, 'python', '-c', f'import {m}', cwd=tmp_path)
         assert r.returncode == 1 and f"ModuleNotFoundError: No module named '{m}'" in r.stderr, (m, r.stderr)
-    r = _run(core_venv, 'python', '-c', 'import bear_lib, sys; print(bear_lib.__file__)')
+    # (`python -c` imports from the working folder first: not from the checkout's)
+    r = _run(core_venv, 'python', '-c', 'import bear_lib, sys; print(bear_lib.__file__)', cwd=tmp_path)
     assert r.stdout.startswith(str(core_venv.parent)), r.stdout  # the installed copy, not this checkout
     venv_pip(core_venv, 'check')  # raises with pip's complaint if a dependency is missing or conflicts
 
