@@ -81,8 +81,8 @@ def _run(vbin, *args, cwd=None, **env):
                           env=venv_env(**env))
 
 def test_core_has_no_torch(core_venv, tmp_path):
-    "The core install: no torch, fastai, Voilà, FastAPI or ddgs; `pip check` clean"
-    for m in ('torch', 'fastai', 'voila', 'fastapi', 'ddgs'):
+    "The core install: no torch, fastai, Voilà, FastAPI, ddgs or uvicorn; `pip check` clean"
+    for m in ('torch', 'fastai', 'voila', 'fastapi', 'ddgs', 'uvicorn'):
         r = _run(core_venv, 'python', '-c', f'import {m}', cwd=tmp_path)
         assert r.returncode == 1 and f"ModuleNotFoundError: No module named '{m}'" in r.stderr, (m, r.stderr)
     # (`python -c` imports from the working folder first: not from the checkout's)

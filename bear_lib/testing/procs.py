@@ -190,8 +190,8 @@ _PKG_FILES = ('setup.py', 'settings.ini', 'pyproject.toml', 'MANIFEST.in', 'READ
 
 def checkout() -> Path:
     "The source checkout bear_lib is imported from: the folder with its `setup.py` and `settings.ini`"
-    import bear_lib
-    root = Path(bear_lib.__file__).resolve().parent.parent
+    import importlib.util
+    root = Path(importlib.util.find_spec('bear_lib').origin).resolve().parent.parent
     if not ((root/'setup.py').is_file() and (root/'settings.ini').is_file()):
         raise FileNotFoundError(f"bear_lib is imported from {root}, not from a source checkout: no setup.py and settings.ini there")
     return root
