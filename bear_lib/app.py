@@ -5,6 +5,8 @@
 # %% ../nbs/05_app.ipynb #c003
 from __future__ import annotations
 import io, html, logging, time, tempfile
+from .core import needs
+needs('app', 'bear_lib.app')  # before the imports: a missing extra is one sentence, not a traceback
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *

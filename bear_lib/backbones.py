@@ -6,6 +6,8 @@
 from __future__ import annotations
 import importlib.util, re, urllib.error, urllib.request
 from pathlib import Path
+from .core import needs
+needs('train', 'bear_lib.backbones')  # before the imports: a missing extra is one sentence, not a traceback
 import torch, torchvision
 from fastcore.all import *
 from fastai.vision.learner import model_meta, default_split

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.metadata, json, platform, warnings
 from pathlib import Path
 import numpy as np
-from .core import sha256, replace_all
+from .core import sha256, replace_all, needs
 from .onnx import OnnxNet, export_onnx
 from .scores import calibrate, knn_distance, unit, embeddings
 from .imagenet import Classifier, ImageNetBears, RUNTIMES, imagenet_map, imagenet_net, imagenet_onnx, imagenet_probs, pick_backend, has_onnxruntime
@@ -125,6 +125,7 @@ class BearModel(Classifier):
     backend = 'torch'
     def __init__(self, fname # a `bear_train` export (`.pkl`)
                 ):
+        needs('train', f'Loading {Path(fname).name} on PyTorch (its .onnx twin runs without)')
         from fastai.learner import load_learner, Learner
         self.fname = Path(fname)
         if not self.fname.is_file(): raise FileNotFoundError(f"No model at {fname}: train one with `bear_train --images DIR --out {fname}`.")

@@ -6,6 +6,8 @@
 from __future__ import annotations
 from collections import Counter
 from pathlib import Path
+from .core import needs
+needs('train', 'bear_lib.clean'); needs('app', 'bear_lib.clean')  # before the imports: a missing extra is one sentence, not a traceback
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *

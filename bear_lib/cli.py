@@ -19,9 +19,14 @@ __all__ = ['bear_gather', 'bear_train', 'bear_eval', 'bear_predict', 'bear_app',
 from functools import wraps
 from fastcore.script import anno_parser
 import bear_lib
+from .core import needs, MissingExtra
+
+# the extras each command needs beyond the core install (`bear_predict` needs none), checked before it parses its line
+_EXTRAS = dict(bear_gather=('gather',), bear_train=('train',), bear_eval=('train',), bear_app=('app',),
+               bear_serve=('serve',), bear_report=('report',))
 
 def _dashed(f):
-    "The one way every command parses its line: `--version`, `--log-level`, and options spelled with dashes (`--cull-idle`) or underscores"
+    "The one way every command parses its line: `--version`, `--log-level`, options spelled with dashes (`--cull-idle`) or underscores; a missing extra is one line on stderr"
     def fix(args):
         out = []
         for i,a in enumerate(args):
@@ -29,9 +34,8 @@ def _dashed(f):
             head,eq,tail = a.partition('=')
             out.append('--' + head[2:].replace('-', '_') + eq + tail if a.startswith('--') else a)
         return out
-    @wraps(f)
-    def _g(*args, **kwargs):
-        if args or kwargs: return f(*args, **kwargs)
+    def run():
+        for x in _EXTRAS.get(f.__name__, ()): needs(x, f.__name__)
         p = anno_parser(f)
         p.add_argument('--version', action='version', version=f'%(prog)s (bear_lib {bear_lib.__version__})')
         p.add_argument('--log_level', metavar='LEVEL', type=str.upper, choices=LOG_LEVELS,
@@ -45,6 +49,11 @@ def _dashed(f):
         if level: os.environ.update({k: v for k,v in s.to_env().items() if v is not None})
         configure_logging(s.log_level)
         return f(**kw)
+    @wraps(f)
+    def _g(*args, **kwargs):
+        if args or kwargs: return f(*args, **kwargs)
+        try: return run()
+        except MissingExtra as e: sys.exit(str(e))  # exit 1 with the one sentence that says what to install: no traceback
     return _g
 
 # %% ../nbs/06_cli.ipynb #c004

@@ -10,8 +10,8 @@ from pathlib import Path
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['is_class_dir', 'class_folders', 'sample_bears', 'check_label', 'inside', 'sha256', 'unique_path', 'write_new',
-           'copy_new', 'move_new', 'replace_all']
+__all__ = ['EXTRAS', 'is_class_dir', 'class_folders', 'sample_bears', 'check_label', 'inside', 'sha256', 'unique_path',
+           'write_new', 'copy_new', 'move_new', 'replace_all', 'MissingExtra', 'needs']
 
 # %% ../nbs/90_core.ipynb #c005
 def is_class_dir(p:Path # a path
@@ -132,3 +132,33 @@ def replace_all(*fns # the files to write (or write again)
         for f,t in zip(fns, tmps): os.replace(t, f)  # only now, all complete, in the order given
     finally:
         for t in tmps: t.unlink(missing_ok=True)
+
+# %% ../nbs/90_core.ipynb #cx02
+import importlib.util
+
+EXTRAS = dict(train=('torch', 'torchvision', 'fastai'), app=('voila', 'ipywidgets', 'ipykernel', 'jupyter_server'),
+              gather=('ddgs', 'requests', 'imagehash', 'fastprogress'), serve=('fastapi', 'uvicorn', 'prometheus_client'),
+              report=('scipy', 'matplotlib')) # extra → the top-level modules bear_lib imports from it (`notebooks` is JupyterLab's)
+_NAMES = dict(torch='PyTorch', voila='Voilà', jupyter_server='Jupyter Server', prometheus_client='prometheus-client',
+              ddgs='ddgs (DuckDuckGo search)', scipy='SciPy', fastapi='FastAPI')
+
+class MissingExtra(ImportError):
+    "A module from one of bear_lib's extras isn't installed; the message names the `pip install` that brings it"
+
+def _installed(mod:str # a top-level module name
+              ) -> bool:
+    "Whether `mod` can be imported (without importing it)"
+    try: return importlib.util.find_spec(mod) is not None
+    except (ImportError, ValueError): return False
+
+def needs(extra:str, # the extra that brings them: a key of `EXTRAS`
+          what:str, # who needs them, as the sentence starts: 'bear_train', 'bear_lib.app', 'A .pkl model'
+          *modules:str # top-level modules to check (default: all of `EXTRAS[extra]`)
+         ):
+    "Raise `MissingExtra` with one sentence naming `pip install 'bear_lib[extra]'` unless `modules` are installed"
+    missing = [m for m in (modules or EXTRAS[extra]) if not _installed(m)]
+    if not missing: return
+    names = [_NAMES.get(m, m) for m in missing]
+    names = names[0] if len(names) == 1 else ', '.join(names[:-1]) + ' and ' + names[-1]
+    raise MissingExtra(f"{what} needs {names}, which the core install of bear_lib leaves out: pip install 'bear_lib[{extra}]'",
+                       name=missing[0])

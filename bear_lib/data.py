@@ -5,6 +5,8 @@
 # %% ../nbs/01_data.ipynb #c003
 from __future__ import annotations
 from pathlib import Path
+from .core import needs
+needs('train', 'bear_lib.data')  # before the imports: a missing extra is one sentence, not a traceback
 from fastai.vision.all import *
 from .core import class_folders
 from .images import IMAGE_EXTS, open_image

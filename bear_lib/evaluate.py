@@ -5,6 +5,8 @@
 # %% ../nbs/02a_evaluate.ipynb #e003
 from __future__ import annotations
 from pathlib import Path
+from .core import needs
+needs('train', 'bear_lib.evaluate')  # before the imports: a missing extra is one sentence, not a traceback
 import numpy as np, pandas as pd
 from fastcore.all import *
 from fastai.data.transforms import parent_label

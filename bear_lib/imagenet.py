@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools, importlib.resources, importlib.util, json
 from pathlib import Path
 import numpy as np
-from .core import replace_all
+from .core import replace_all, needs
 from .images import load_image
 from .settings import Settings, cache_dir
 from .onnx import OnnxNet, export_onnx
@@ -30,6 +30,7 @@ def imagenet_categories() -> list:
 @functools.cache
 def imagenet_net():
     "torchvision's ImageNet MobileNetV2 (eval mode) and its preprocessing, loaded once per process"
+    needs('train', 'The zero-shot ImageNet model on PyTorch')
     import torchvision
     from bear_lib.backbones import mobilenet_v2  # here, not at the top: the backbones import torch, which serving on ONNX Runtime never loads
     return mobilenet_v2(pretrained=True).eval(), torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.transforms()
@@ -47,6 +48,7 @@ def zero_shot_onnx(settings:Settings=None # where the cache is (default: `Settin
     "The ImageNet MobileNetV2 (softmax included) as ONNX in `cache_dir()`, built once with torch"
     fname = cache_dir(settings)/'imagenet_mobilenet_v2.onnx'
     if fname.is_file(): return fname
+    needs('train', f"Building the zero-shot ImageNet model's ONNX file (once, into {fname.parent})")
     import fcntl
     fname.parent.mkdir(parents=True, exist_ok=True)
     with open(fname.parent/'.build.lock', 'w') as lock:

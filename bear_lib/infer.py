@@ -77,7 +77,8 @@ def predict_files(model, # from `load_model`
                  ):
     "A DataFrame of the `answer` for each file: `file`, `answer`, `label`, `probability`, `text` and a `p_` column per class"
     import time, pandas as pd
-    from fastprogress.fastprogress import progress_bar
+    try: from fastprogress.fastprogress import progress_bar
+    except ImportError: progress_bar = lambda it, **kw: it  # the core install leaves fastprogress out (it brings a web framework): no bar
     rows, mid = [], None
     if log is not None: mid = model_id(model)
     for f in progress_bar(image_files(paths), leave=False):

@@ -6,6 +6,8 @@
 __all__ = ['BUSY', 'KernelsBusy', 'BearKernelManager', 'PolledChannel', 'BearKernelClient']
 
 # %% ../nbs/97_kernels.ipynb #c004
+from .core import needs
+needs('app', 'bear_lib.kernels')  # before the imports: a missing extra is one sentence, not a traceback
 import uuid
 from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager

@@ -8,6 +8,8 @@ import base64, html, json, importlib.resources
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
+from .core import needs
+needs('report', 'bear_lib.report')  # before the imports: a missing extra is one sentence, not a traceback
 import numpy as np
 from PIL import Image
 import pandas as pd

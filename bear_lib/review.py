@@ -6,6 +6,8 @@
 from __future__ import annotations
 import html
 from pathlib import Path
+from .core import needs
+needs('app', 'bear_lib.review')  # before the imports: a missing extra is one sentence, not a traceback
 import ipywidgets as widgets
 from fastcore.basics import patch
 from .core import class_folders, check_label, inside, sha256

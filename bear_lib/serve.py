@@ -9,6 +9,8 @@ from contextvars import ContextVar
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from .core import needs
+needs('serve', 'bear_lib.serve')  # before the imports: a missing extra is one sentence, not a traceback
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response

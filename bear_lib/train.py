@@ -6,6 +6,8 @@
 from __future__ import annotations
 import hashlib, time, warnings
 from pathlib import Path
+from .core import needs
+needs('train', 'bear_lib.train')  # before the imports: a missing extra is one sentence, not a traceback
 from fastai.vision.all import *
 from .core import sha256
 from .data import bear_dls, ShiftAug, get_bear_files

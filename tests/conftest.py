@@ -41,6 +41,12 @@ def trained(tmp_path_factory, bears):
     return trained_model(bears, tmp_path_factory.mktemp('model'))
 
 @pytest.fixture(scope='session')
+def wheel(tmp_path_factory):
+    "bear_lib's wheel built from this checkout (`bear_lib.testing.build_wheel`), once per test session (per pytest worker)"
+    from bear_lib.testing import build_wheel
+    return build_wheel(tmp_path_factory.mktemp('wheel'))
+
+@pytest.fixture(scope='session')
 def tiny(tmp_path_factory, bears):
     "A dataset of 8 sample photos per class and a model trained on it (64 px, 1 epoch): (dataset, export)"
     from bear_lib.gather import import_folder
@@ -59,7 +65,7 @@ def dataset(tiny, tmp_path):
 # Markers (registered in pyproject.toml), given here from what a test uses so that test files needn't carry them:
 # `make test` runs `-m "not load"`, then `-m load` in a process of its own; `pytest -m "not slow"` is the quick run.
 _LOAD = {'test_load_and_culling'}  # 8 pages at once: needs the machine to itself
-_SLOW_FIXTURES = {'trained', 'tiny', 'serve_app', 'app_url', 'photos', 'browser'}  # train a model or start the app
+_SLOW_FIXTURES = {'trained', 'tiny', 'wheel', 'serve_app', 'app_url', 'photos', 'browser'}  # train a model or start the app
 
 def pytest_collection_modifyitems(config, items):
     for item in items:

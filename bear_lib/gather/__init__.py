@@ -6,6 +6,8 @@
 from __future__ import annotations
 import re, time
 from pathlib import Path
+from ..core import needs
+needs('gather', 'bear_lib.gather')  # before the imports: a missing extra is one sentence, not a traceback
 from fastcore.all import *
 from ..core import check_label, class_folders, sha256, unique_path, write_new
 from ..ledger import append_jsonl

@@ -15,7 +15,8 @@ from ..core import sha256
 
 # %% auto #0
 __all__ = ['BIN', 'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'server_logs', 'serve_cmd', 'start_app', 'start_serve',
-           'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels']
+           'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels', 'checkout',
+           'venv_env', 'build_wheel', 'venv_pip', 'fresh_venv']
 
 # %% ../../nbs/99c_procs.ipynb #t004
 BIN = Path(sys.executable).parent  # this venv's console scripts
@@ -183,3 +184,60 @@ def wait_kernels(pid:int, # the server's process id
         if live_kernels(pid) == n: return time.time() - t
         time.sleep(1)
     raise AssertionError(f'{live_kernels(pid)} kernels after {timeout} s, expected {n}')
+
+# %% ../../nbs/99c_procs.ipynb #t030
+_PKG_FILES = ('setup.py', 'settings.ini', 'pyproject.toml', 'MANIFEST.in', 'README.md', 'LICENSE', 'CHANGELOG.md')
+
+def checkout() -> Path:
+    "The source checkout bear_lib is imported from: the folder with its `setup.py` and `settings.ini`"
+    import importlib.util
+    root = Path(importlib.util.find_spec('bear_lib').origin).resolve().parent.parent
+    if not ((root/'setup.py').is_file() and (root/'settings.ini').is_file()):
+        raise FileNotFoundError(f"bear_lib is imported from {root}, not from a source checkout: no setup.py and settings.ini there")
+    return root
+
+def venv_env(**extra:str # more variables, e.g. BEAR_CACHE='/tmp/x'
+            ) -> dict:
+    "This process's environment without what would lead another venv's Python to this one's packages (`PYTHONPATH`, `VIRTUAL_ENV`)"
+    drop = ('PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'VIRTUAL_ENV', 'PYTHONUSERBASE')
+    return {**{k: v for k,v in os.environ.items() if k not in drop}, **extra}
+
+def _check(cmd:list, timeout:float) -> subprocess.CompletedProcess:
+    "Run `cmd` in `venv_env()`; a `RuntimeError` with the end of its output if it fails"
+    r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=timeout, env=venv_env())
+    if r.returncode: raise RuntimeError(f"{' '.join(map(str, cmd))} exited {r.returncode}:\n{(r.stdout + r.stderr)[-3000:]}")
+    return r
+
+def build_wheel(dest, # an empty folder (made if missing) to write the wheel into
+                src=None, # the checkout (default: `checkout()`)
+                timeout:float=600 # seconds
+               ) -> Path: # the wheel
+    "bear_lib's wheel (no dependencies), built by `pip wheel` from a copy of the checkout's package files"
+    src, dest = Path(src) if src else checkout(), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if any(dest.iterdir()): raise FileExistsError(f"{dest} isn't empty: build_wheel writes into an empty folder")
+    with tempfile.TemporaryDirectory(prefix='bear_wheel_') as tmp:
+        for f in _PKG_FILES:
+            if (src/f).is_file(): shutil.copy2(src/f, Path(tmp)/f)
+        shutil.copytree(src/'bear_lib', Path(tmp)/'bear_lib', ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        _check([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '-w', dest, tmp], timeout)
+    whl, = dest.glob('bear_lib-*.whl')
+    return whl
+
+def venv_pip(bin, # a venv's bin folder, from `fresh_venv`
+             *args:str, # pip's command and arguments, e.g. 'check'
+             timeout:float=900 # seconds
+            ) -> subprocess.CompletedProcess:
+    "Run this venv's pip on the venv of `bin` (`pip --python`); a `RuntimeError` with pip's output if it fails"
+    return _check([sys.executable, '-m', 'pip', '--python', Path(bin)/'python', *args], timeout)
+
+def fresh_venv(path, # where to make it: must not exist yet
+               *pip_args:str, # `pip install` arguments, e.g. '-c', 'constraints.txt', WHEEL (none: an empty venv)
+               timeout:float=900 # seconds for the install
+              ) -> Path: # the venv's bin folder
+    "A new venv (no pip of its own, no system packages) at `path` with `pip install *pip_args` run in it"
+    path = Path(path)
+    if path.exists(): raise FileExistsError(f"{path} exists: fresh_venv makes a new venv")
+    _check([sys.executable, '-m', 'venv', '--without-pip', path], 120)
+    if pip_args: venv_pip(path/'bin', 'install', '-q', *pip_args, timeout=timeout)
+    return path/'bin'
