@@ -4,7 +4,7 @@
 
 # %% ../nbs/11a_space.ipynb #sp004
 from __future__ import annotations
-import json, os, shutil, subprocess, sys, tempfile
+import json, os, re, shutil, subprocess, sys, tempfile, warnings, zipfile
 from pathlib import Path
 import bear_lib
 from .bundle import bundle_files, load_model
@@ -13,8 +13,8 @@ from .infer import CONF_THRESHOLD, OOD_THRESHOLD
 from .settings import Settings
 
 # %% auto #0
-__all__ = ['GRADIO', 'SPACE_DIR', 'APP_PY', 'source_tree', 'space_wheel', 'space_model_files', 'space_card', 'space_log',
-           'space_title', 'space_app', 'space_readme', 'space_requirements', 'write_space']
+__all__ = ['GRADIO', 'SPACE_DIR', 'APP_PY', 'source_tree', 'space_wheel', 'wheel_requires', 'space_model_files', 'space_card',
+           'space_log', 'space_title', 'space_app', 'space_readme', 'space_requirements', 'write_space']
 
 # %% ../nbs/11a_space.ipynb #sp006
 GRADIO = '6.31.0' # the Gradio version the Space installs (`constraints.txt` pins the same)
@@ -43,6 +43,15 @@ def space_wheel(dest, # folder to put the wheel in
         whl, = (Path(tmp)/'out').glob('bear_lib-*.whl')
         Path(dest).mkdir(parents=True, exist_ok=True)
         return Path(shutil.copy2(whl, Path(dest)/whl.name))
+
+# %% ../nbs/11a_space.ipynb #sp010b
+def wheel_requires(whl # a wheel file
+                  ) -> list: # the distribution names, lower case
+    "The packages wheel `whl` requires whatever extras are asked for (its `Requires-Dist` lines without an `extra ==` marker)"
+    with zipfile.ZipFile(whl) as z:
+        meta = z.read(next(n for n in z.namelist() if n.endswith('.dist-info/METADATA'))).decode()
+    reqs = [l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Requires-Dist:')]
+    return [re.match(r'[A-Za-z0-9._-]+', r).group(0).lower() for r in reqs if 'extra ==' not in r.replace('extra==', 'extra ==')]
 
 # %% ../nbs/11a_space.ipynb #sp012
 def space_model_files(model=None # a `bear_train` export (`.pkl` or `.onnx`); None: the zero-shot ImageNet model
@@ -207,6 +216,9 @@ def write_space(dest, # a new (or empty) folder for the Space
     tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', dir=dest.parent))
     try:
         whl = Path(shutil.copy2(wheel, tmp/Path(wheel).name)) if wheel else space_wheel(tmp)
+        if 'torch' in wheel_requires(whl):
+            warnings.warn(f"{whl.name} requires torch: the Space would install PyTorch (gigabytes) that it never uses. "
+                          "Build the wheel from a bear_lib whose plain requirements are its torch-free core.")
         (tmp/SPACE_DIR).mkdir()
         for name,f in files.items(): shutil.copy2(f, tmp/SPACE_DIR/name)
         onnx = bundle_files(model)['onnx'].name if model is not None else None

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from bear_lib.log import PredictionLog
 from bear_lib.settings import Settings
-from bear_lib.space import GRADIO, SPACE_DIR, space_log, write_space
+from bear_lib.space import GRADIO, SPACE_DIR, space_log, wheel_requires, write_space
 from bear_lib.testing import free_port, log_tail, stop_app, wait_http
 
 ROOT = Path(__file__).parent.parent
@@ -44,6 +44,15 @@ def test_zero_shot_space(tmp_path):
     compile(app, 'app.py', 'exec')
     assert 'MODEL = None' in app and 'load_model(' in app and 'answer(' in app and 'log.flag(' in app
 
+def test_wheel_requires(tmp_path):
+    "The wheel's unconditional requirements: settings.ini's `requirements`, none of an extra's"
+    import configparser, shlex
+    from bear_lib.space import space_wheel
+    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini', encoding='utf-8')
+    want = sorted(r.split('[')[0].split('>')[0].split('<')[0].split('=')[0].split('!')[0].lower() for r in shlex.split(cfg['DEFAULT']['requirements']))
+    got = wheel_requires(space_wheel(tmp_path))
+    assert sorted(got) == want and 'gradio' not in got, (got, want)
+
 def test_space_log(tmp_path):
     assert space_log(tmp_path, Settings(log='sqlite:////x/y.db')) == 'sqlite:////x/y.db'
     if not Path('/data').is_dir(): assert space_log(tmp_path, Settings()) == str(tmp_path/'predictions.db')
@@ -60,6 +69,9 @@ def test_space_runs(trained, bears, browser, tmp_path):
     t0 = time.perf_counter()
     space = write_space(tmp_path/'space', trained)
     assert sorted(p.name for p in (space/SPACE_DIR).iterdir()) == ['export.bank.npy', 'export.json', 'export.onnx']
+    whl, = space.glob('bear_lib-*.whl')
+    # before the pip install, which would otherwise download gigabytes of PyTorch: settings.ini's plain requirements must be the core
+    assert 'torch' not in wheel_requires(whl), f"{whl.name} requires torch: bear_lib's plain requirements aren't its torch-free core"
     env = {k: v for k, v in os.environ.items() if not k.startswith('BEAR_') and k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
     venv = tmp_path/'venv'; py = venv/'bin'/'python'
     subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, env=env)
