@@ -13,7 +13,7 @@ from .settings import Settings, MAX_UPLOAD_MIB, MAX_FILES, LOG_LEVELS, configure
 from .voila import is_loopback, voila_cmd, remote_conf, serve_voila
 
 # %% auto #0
-__all__ = ['bear_gather', 'bear_train', 'bear_eval', 'bear_predict', 'bear_app', 'bear_serve', 'bear_report']
+__all__ = ['bear_gather', 'bear_train', 'bear_eval', 'bear_predict', 'bear_app', 'bear_serve', 'bear_report', 'bear_space']
 
 # %% ../nbs/06_cli.ipynb #c003a
 from functools import wraps
@@ -329,3 +329,19 @@ def bear_report(log:str=None, # Prediction log: a SQLite file or a SQLAlchemy UR
     except ValueError as e: sys.exit(str(e))
     print('\n'.join(words) if words else 'No answers of this model in the log.')
     print(f"Shifted: {int(d['shifted'].sum())} of {int(d['tested'].sum())} tested windows. Report: {page}")
+
+# %% ../nbs/06_cli.ipynb #sp-cli
+@_dashed
+@call_parse
+def bear_space(dest:Param("A new (or empty) folder for the Space", str),
+               model:str=None, # A `bear_train` export (.pkl or .onnx; its ONNX file, card and bank are copied); default: the zero-shot ImageNet model
+               wheel:str=None, # A bear_lib wheel to ship (default: build one from this checkout)
+              ):
+    "Write a Hugging Face Space (Gradio) to DEST: app.py around the model, README.md with its card, requirements.txt, bear_lib's wheel"
+    if model and not Path(model).is_file(): sys.exit(f"No model at {model}: pass a `bear_train` export, or leave --model out for the zero-shot model")
+    from bear_lib.space import write_space
+    try: d = write_space(dest, model, wheel)
+    except (FileExistsError, FileNotFoundError, ValueError, RuntimeError) as e: sys.exit(str(e))
+    print('\n'.join(str(p.relative_to(d)) for p in sorted(d.rglob('*')) if p.is_file()))
+    print(f"Space written to {d}: commit its files to a Gradio Space on huggingface.co (git lfs for the model), or run it here: "
+          f"cd {d} && pip install -r requirements.txt && python app.py")
