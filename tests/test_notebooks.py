@@ -13,8 +13,8 @@ LOCAL = ('/work/', '/home/', '/tmp/', '/root/', '/var/folders/', tempfile.gettem
 FIGURES = {
     'index.ipynb': ['c003'],
     '01_data.ipynb': ['bk006', 'bk008', 'c010', 'c014', 'c015', 'c017', 'c019', 'c021'],
-    '02_train.ipynb': ['bk101', 'bk103', 'bk104', 'c009', 'c015'],
-    '03_clean.ipynb': ['bk202'],
+    '02_train.ipynb': ['bk101', 'bk103', 'bk104', 'c009', 'c015', 'oof103b', 'oof105'],
+    '03_clean.ipynb': ['bk202', 'cl304', 'cl306', 'cl308', 'c045'],
     '04_infer.ipynb': ['c030'],
     '05_app.ipynb': ['bk406', 'bk407'],
     '11_deploy.ipynb': ['dp003', 'dp005', 'dp008', 'dp010', 'dp011', 'dp013'],
