@@ -35,11 +35,20 @@ except ImportError: pass
 # Without a kernel, what a cell shows inside an `Output` widget would land on the page; in Jupyter it is in the widget
 import ipywidgets
 from IPython.utils.capture import capture_output
+def _small(data):
+    "A displayed image as a JPEG, as the figures are (a cleaner's PNG thumbnails are ten times the size)"
+    if 'image/png' not in data: return data
+    import base64, io
+    from PIL import Image
+    v = data['image/png']
+    raw = v if isinstance(v, bytes) and v.startswith(b'\\x89PNG') else base64.b64decode(v)
+    b = io.BytesIO(); Image.open(io.BytesIO(raw)).convert('RGB').save(b, 'JPEG', quality=75, optimize=True)
+    return {**{k: v for k, v in data.items() if k != 'image/png'}, 'image/jpeg': base64.b64encode(b.getvalue()).decode()}
 def _out_enter(self): self._bear_cap = capture_output(); self._bear_io = self._bear_cap.__enter__(); return self
 def _out_exit(self, *exc):
     self._bear_cap.__exit__(*exc)
     # what Jupyter's front end would have put into the widget: kept in its state, so a saved page can draw it
-    outs = [dict(output_type='display_data', data=o.data, metadata=o.metadata or {}) for o in self._bear_io.outputs]
+    outs = [dict(output_type='display_data', data=_small(o.data), metadata={}) for o in self._bear_io.outputs]
     if self._bear_io.stdout: outs.insert(0, dict(output_type='stream', name='stdout', text=self._bear_io.stdout))
     if outs: self.outputs = tuple(self.outputs) + tuple(outs)
 ipywidgets.Output.__enter__, ipywidgets.Output.__exit__ = _out_enter, _out_exit
@@ -73,7 +82,7 @@ def _widget_state(outputs:list) -> dict|None:
     "The state of the widgets these outputs show and of every widget inside them, as Jupyter saves it in `metadata.widgets`"
     try: import ipywidgets
     except ImportError: return None
-    live = ipywidgets.Widget.widgets if hasattr(ipywidgets.Widget, 'widgets') else ipywidgets.widgets.widget._instances
+    from ipywidgets.widgets.widget import _instances as live  # every widget alive in this process, by model id
     todo = [d['model_id'] for outs in outputs for o in outs for d in [o.get('data', {}).get('application/vnd.jupyter.widget-view+json')] if d]
     seen = set()
     while todo:
