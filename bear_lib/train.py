@@ -35,7 +35,7 @@ def imagenet_head(arch:str, # backbone name
 @delegates(bear_dls, but=['batch_tfms'])
 def train(path, # a dataset: a folder of class folders
           arch:str=None, # backbone name, see `available_backbones()` (default: efficientnet_lite0 when the head starts from ImageNet, else mobilenet_v2)
-          epochs:int=3, # epochs: of the head alone when the body is frozen, else of `fine_tune` after the frozen one
+          epochs:int=3, # epochs: of the head alone when the body is frozen, else of `fine_tune` after the frozen one; 0 trains nothing
           size:int=224, # image size
           bs:int=32, # batch size
           seed:int=42, # seed of the validation split and of the training run
