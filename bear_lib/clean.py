@@ -174,7 +174,7 @@ def top_losses(learn:Learner, # a `Learner` whose `dls` hold the dataset's files
         items = learn.dls[i].items
         p = preds_frame(items, [parent_label(f) for f in items], learner_probs(learn, items), learn.dls.vocab)
         parts.append(pd.DataFrame(dict(file=[Path(f).resolve().relative_to(path).as_posix() for f in items], split=split,
-            label=p.label, predicted=p.pred, probability=p.filter(like='p_').max(1).round(4), loss=p.loss.round(4), action='')))
+            label=p.label, predicted=p.pred, probability=p.filter(like='p_').max(axis=1).round(4), loss=p.loss.round(4), action='')))
     df, by, ranks = pd.concat(parts, ignore_index=True), ['loss'], _oof_ranks(path, oof)
     if ranks is not None:
         df.insert(df.columns.get_loc('loss') + 1, 'oof_loss', [ranks.get((path/f).resolve(), float('nan')) for f in df.file])

@@ -16,7 +16,7 @@ from .scores import unit, embeddings
 
 # %% auto #0
 __all__ = ['stratified_folds', 'wilson_interval', 'preds_frame', 'expected_calibration_error', 'error_summary', 'learner_probs',
-           'model_probs', 'model_vocab', 'evaluate_files', 'evaluate_folder']
+           'model_probs', 'model_vocab', 'evaluate_files', 'evaluate_folder', 'plot_confusion', 'plot_top_losses']
 
 # %% ../nbs/02a_evaluate.ipynb #e005
 def stratified_folds(labels, # the class of each photo
@@ -124,3 +124,34 @@ def evaluate_folder(model, # a `Learner` or a loaded model
     fns = get_bear_files(test)
     if not fns: raise ValueError(f"No photos in the class folders of {test}")
     return evaluate_files(model, fns, fns.map(parent_label), -1, shifts)
+
+# %% ../nbs/02a_evaluate.ipynb #ev201
+def plot_confusion(df:pd.DataFrame, # from `preds_frame`: one shift
+                   ax=None, # matplotlib axes to draw on (default: a new figure)
+                   title:str=None # the title (default: how many photos and errors)
+                  ):
+    "The confusion matrix of `df`, actual classes in rows and predictions in columns, as fastai's `plot_confusion_matrix`"
+    from sklearn.metrics import ConfusionMatrixDisplay
+    vocab = [c[2:] for c in df.columns if c.startswith('p_')]
+    d = ConfusionMatrixDisplay.from_predictions(df.label, df.pred, labels=vocab, cmap='Blues', colorbar=False, ax=ax)
+    d.ax_.set(xlabel='Predicted', ylabel='Actual', title=title or f"{len(df)} photos, {int((df.label != df.pred).sum())} errors")
+    return d.ax_
+
+def plot_top_losses(df:pd.DataFrame, # from `preds_frame`: one shift
+                    k:int=9, # how many photos
+                    ncols:int=3, # photos a row
+                    size:float=3. # inches a photo
+                   ):
+    "The `k` photos of `df` with the highest loss, titled as fastai's `plot_top_losses`: prediction/actual/loss/probability"
+    import matplotlib.pyplot as plt
+    top = df.sort_values('loss', ascending=False).head(k)
+    nrows = max(1, -(-len(top) // ncols))
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*size*1.15), squeeze=False)
+    for ax in axs.flat: ax.axis('off')
+    for ax,(_,r) in zip(axs.flat, top.iterrows()):
+        im = load_image(r.file); im.thumbnail((2*int(72*size),)*2)
+        ax.imshow(im)
+        ax.set_title(f"{Path(r.file).name}\n{r.pred}/{r.label} / {r.loss:.2f} / {r['p_'+r.pred]:.2f}", fontsize=9,
+                     color='black' if r.pred == r.label else 'firebrick')
+    fig.tight_layout()
+    return fig

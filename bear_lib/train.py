@@ -17,11 +17,11 @@ from .onnx import onnx_preprocess
 from .imagenet import ImageNetBears, imagenet_map, imagenet_categories, imagenet_probs
 from .bundle import write_bundle, versions
 from .infer import answer, answers_baseline
-from .evaluate import learner_probs, evaluate_files, evaluate_folder, error_summary, stratified_folds
+from .evaluate import learner_probs, evaluate_files, evaluate_folder, error_summary, stratified_folds, preds_frame
 
 # %% auto #0
-__all__ = ['imagenet_head', 'train', 'save_plots', 'dataset_hash', 'dataset_path', 'feature_bank', 'validation_baseline',
-           'export_model', 'cross_validate']
+__all__ = ['imagenet_head', 'train', 'save_plots', 'cross_validate', 'head_oof', 'dataset_hash', 'dataset_path', 'feature_bank',
+           'validation_baseline', 'export_model']
 
 # %% ../nbs/02_train.ipynb #c005
 def imagenet_head(arch:str, # backbone name
@@ -37,7 +37,7 @@ def imagenet_head(arch:str, # backbone name
 @delegates(bear_dls, but=['batch_tfms'])
 def train(path, # a dataset: a folder of class folders
           arch:str=None, # backbone name, see `available_backbones()` (default: efficientnet_lite0 when the head starts from ImageNet, else mobilenet_v2)
-          epochs:int=3, # epochs: of the head alone when the body is frozen, else of `fine_tune` after the frozen one
+          epochs:int=3, # epochs: of the head alone when the body is frozen, else of `fine_tune` after the frozen one; 0 trains nothing
           size:int=224, # image size
           bs:int=32, # batch size
           seed:int=42, # seed of the validation split and of the training run
@@ -63,8 +63,8 @@ def train(path, # a dataset: a folder of class folders
     learn.bear_meta = dict(arch=arch, weights=weights_source(arch), size=size, seed=seed, epochs=epochs, bs=bs, lr=lr,
                            path=str(Path(path).absolute()), head_start=bool(imap), freeze_body=freeze_body, shift_aug=shift_aug, label_smoothing=label_smoothing)
     start = time.time()
-    if freeze_body: learn.fit_one_cycle(epochs, lr)
-    else: learn.fine_tune(epochs, lr)
+    if epochs and freeze_body: learn.fit_one_cycle(epochs, lr)
+    elif epochs: learn.fine_tune(epochs, lr)  # `epochs=0`: the untrained learner, without an empty table of epochs
     learn.bear_meta['train_seconds'] = round(time.time() - start, 1)
     return learn
 
@@ -86,6 +86,69 @@ def save_plots(learn:Learner, # a trained learner
     interp.plot_confusion_matrix(); plt.savefig(dest/'confusion_matrix.png', bbox_inches='tight'); plt.close('all')
     interp.plot_top_losses(k=min(k, len(learn.dls.valid_ds)), nrows=3); plt.savefig(dest/'top_losses.png', bbox_inches='tight'); plt.close('all')
     return L(dest/'confusion_matrix.png', dest/'top_losses.png')
+
+# %% ../nbs/02_train.ipynb #c031
+@delegates(train)
+def cross_validate(path, # a dataset: a folder of class folders
+                   folds:int=5, # how many folds
+                   seed:int=42, # seed of the folds and of each training run
+                   zero_shot:bool=False, # evaluate the zero-shot ImageNet model on the folds instead of training
+                   shifts=(), # names in `bear_lib.images.SHIFTS` to evaluate each held-out fold under too
+                   on_fold=None, # called as `on_fold(k, model, held_files)` after each fold, e.g. to try the model on other photos
+                   **kwargs # passed to `train`
+                  ) -> pd.DataFrame: # out-of-fold predictions, as `preds_frame` makes them
+    "Out-of-fold predictions of every photo in `path`: k-fold cross-validation of `train` (or of the zero-shot model)"
+    from fastprogress.fastprogress import progress_bar
+    path = Path(path)
+    fns = get_bear_files(path)
+    labels = fns.map(parent_label)
+    fold = stratified_folds(labels, folds, seed)
+    if zero_shot:
+        imap = imagenet_map({}, sorted(set(labels)))
+        if not imap: raise ValueError(f"The zero-shot model knows only ImageNet's classes; {sorted(set(labels))} aren't all among them")
+        model = ImageNetBears(imap)
+    out = []
+    for k in progress_bar(range(folds), leave=False):
+        held = [f for f,i in zip(fns, fold) if i == k]
+        if not zero_shot:
+            model = train(path, seed=seed, splitter=FuncSplitter(frozenset(held).__contains__), **kwargs)  # validation = fold k
+        out.append(evaluate_files(model, held, [parent_label(f) for f in held], k, shifts))
+        if on_fold: on_fold(k, model, held)
+    return pd.concat(out, ignore_index=True)
+
+# %% ../nbs/02_train.ipynb #oof101
+@delegates(train, but=['shift_aug', 'freeze_body', 'splitter'])
+def head_oof(path, # a dataset: a folder of class folders whose names ImageNet has (the frozen-body recipe)
+             folds:int=5, # how many folds
+             seed:int=42, # seed of the folds and of each head's training
+             epochs:int=3, # epochs of each head
+             lr:float=None, # learning rate (default: `train`'s)
+             bs:int=32, # batch size
+             **kwargs # passed to `train` (e.g. `arch`, `size`)
+            ) -> pd.DataFrame: # out-of-fold predictions, as `preds_frame` makes them
+    "Out-of-fold predictions of `train`'s frozen-body recipe without augmentation: the body's features once, the head fitted per fold"
+    import copy, torch.nn.functional as F
+    learn = train(path, epochs=0, seed=seed, bs=bs, shift_aug=0, **kwargs)  # the recipe's learner, untrained
+    if not learn.bear_meta['freeze_body']: raise ValueError("`head_oof` needs the frozen-body recipe (class names ImageNet has); use `cross_validate`")
+    lr, vocab = lr or learn.bear_meta['lr'], list(learn.dls.vocab)
+    fns = get_bear_files(path); labels = fns.map(parent_label)
+    body, lin0 = learn.model[0].eval(), learn.model[1][-1]  # the head: pool, flatten, dropout, then this linear layer
+    with torch.no_grad(): X = torch.cat([body(b[0]).mean((2, 3)) for b in learn.dls.test_dl(fns)])
+    y, fold = torch.tensor([vocab.index(l) for l in labels]), stratified_folds(labels, folds, seed)
+    probs = np.zeros((len(fns), len(vocab)))
+    for k in range(folds):
+        tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
+        torch.manual_seed(seed)
+        lin = copy.deepcopy(lin0)
+        opt = torch.optim.AdamW(lin.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))  # fastai's defaults
+        n = len(tr) // bs  # full batches, as fastai's training loader drops the last partial one
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(epochs*n, 1))
+        for _ in range(epochs):
+            for i in torch.randperm(len(tr))[:n*bs].split(bs):
+                loss = F.cross_entropy(lin(F.dropout(X[tr][i], 0.2)), y[tr][i])
+                opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        with torch.no_grad(): probs[te] = lin(X[te]).softmax(1).numpy()
+    return preds_frame(fns, labels, probs, vocab, fold)
 
 # %% ../nbs/02_train.ipynb #c019
 def dataset_hash(fns, # the dataset's files
@@ -161,32 +224,3 @@ def export_model(learn:Learner, # a trained learner
         try: card['preprocess'] = onnx_preprocess(learn.dls)
         except ValueError as e: warnings.warn(f"No ONNX file for this model ({e}); it runs on PyTorch.")
     return write_bundle(learn, fname, card, bank)
-
-# %% ../nbs/02_train.ipynb #c031
-@delegates(train)
-def cross_validate(path, # a dataset: a folder of class folders
-                   folds:int=5, # how many folds
-                   seed:int=42, # seed of the folds and of each training run
-                   zero_shot:bool=False, # evaluate the zero-shot ImageNet model on the folds instead of training
-                   shifts=(), # names in `bear_lib.images.SHIFTS` to evaluate each held-out fold under too
-                   on_fold=None, # called as `on_fold(k, model, held_files)` after each fold, e.g. to try the model on other photos
-                   **kwargs # passed to `train`
-                  ) -> pd.DataFrame: # out-of-fold predictions, as `preds_frame` makes them
-    "Out-of-fold predictions of every photo in `path`: k-fold cross-validation of `train` (or of the zero-shot model)"
-    from fastprogress.fastprogress import progress_bar
-    path = Path(path)
-    fns = get_bear_files(path)
-    labels = fns.map(parent_label)
-    fold = stratified_folds(labels, folds, seed)
-    if zero_shot:
-        imap = imagenet_map({}, sorted(set(labels)))
-        if not imap: raise ValueError(f"The zero-shot model knows only ImageNet's classes; {sorted(set(labels))} aren't all among them")
-        model = ImageNetBears(imap)
-    out = []
-    for k in progress_bar(range(folds), leave=False):
-        held = [f for f,i in zip(fns, fold) if i == k]
-        if not zero_shot:
-            model = train(path, seed=seed, splitter=FuncSplitter(frozenset(held).__contains__), **kwargs)  # validation = fold k
-        out.append(evaluate_files(model, held, [parent_label(f) for f in held], k, shifts))
-        if on_fold: on_fold(k, model, held)
-    return pd.concat(out, ignore_index=True)

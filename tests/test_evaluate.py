@@ -35,3 +35,19 @@ def test_temperature_in_sidecar_used_by_both_backends(tiny, tmp_path):
     assert (soft.argmax(1) == raw.argmax(1)).all()  # the same classes
     z = np.log(np.clip(raw, 1e-12, None)) / 4  # as `calibrate` does: a probability of 0 stays tiny
     np.testing.assert_allclose(soft, np.exp(z) / np.exp(z).sum(1, keepdims=True), atol=1e-4)
+
+def test_head_oof_finds_a_planted_label_error(dataset):
+    "`head_oof`: every photo once, in stratified folds; a teddy filed under grizzly has the highest out-of-fold loss of its class"
+    import pytest
+    from bear_lib.train import head_oof
+    from bear_lib.testing import toy_dataset
+    teddy = sorted((dataset/'teddy').glob('*.jpg'))[0]
+    planted = shutil.move(teddy, dataset/'grizzly'/teddy.name)
+    oof = head_oof(dataset, folds=2, size=64, bs=4)
+    assert sorted(oof.file) == sorted(str(f) for f in dataset.glob('*/*.jpg'))
+    assert (oof.groupby('fold').label.value_counts().min()) >= 3  # stratified: each fold holds several photos of each class
+    assert np.allclose(oof.filter(like='p_').sum(axis=1), 1, atol=1e-5)
+    grizzly = oof[oof.label == 'grizzly'].sort_values('loss', ascending=False)
+    assert grizzly.file.iloc[0] == str(planted), grizzly.head(3)
+    with pytest.raises(ValueError, match='frozen-body'):  # class names ImageNet hasn't: no frozen body to reuse
+        head_oof(toy_dataset(dataset.parent/'pets', classes=('cat', 'dog'), size=32), folds=2, size=32, bs=2)

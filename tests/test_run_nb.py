@@ -41,3 +41,21 @@ def test_run_nb(tmp_path, monkeypatch):
     before = (d/'bad.ipynb').read_text()
     with pytest.raises(RuntimeError): run_nb(d/'bad.ipynb')
     assert_eq((d/'bad.ipynb').read_text(), before)
+
+def test_widget_state_saved(tmp_path, monkeypatch):
+    "The widgets an output shows are saved with their state (children and an Output widget's contents too); a page without widgets has none"
+    import json
+    monkeypatch.chdir(Path(__file__).parents[1]/'nbs')
+    src = ['import ipywidgets as w\nout = w.Output()\nwith out: print("in the widget")\nbox = w.VBox([w.Label("a label"), out])\nbox',
+           'hidden = w.Label("never shown")']
+    write_nb(new_nb([mk_cell(s) for s in src]), tmp_path/'w.ipynb')
+    run_nb(tmp_path/'w.ipynb')
+    nb = json.loads((tmp_path/'w.ipynb').read_text())
+    state = nb['metadata']['widgets']['application/vnd.jupyter.widget-state+json']['state']
+    shown = nb['cells'][0]['outputs'][0]['data']['application/vnd.jupyter.widget-view+json']['model_id']
+    assert shown in state and state[shown]['model_name'] == 'VBoxModel'
+    text = json.dumps(state)
+    assert 'a label' in text and 'in the widget' in text and 'never shown' not in text
+    write_nb(new_nb([mk_cell('print(1)')]), tmp_path/'p.ipynb')
+    run_nb(tmp_path/'p.ipynb')
+    assert 'widgets' not in json.loads((tmp_path/'p.ipynb').read_text())['metadata']

@@ -13,10 +13,12 @@
 # Figures are JPEGs at 60 dpi (a show_batch of photos is a tenth of the size of the default retina PNG), and `random`, numpy and
 # torch are seeded before the first cell, so running twice gives the same pictures; torch's deprecation warning about `torch.jit.script`, raised while fastai is imported, is silenced, and other warnings are shown without the file they came from (a local path). Stream outputs are
 # kept as Jupyter shows them (each line after its last carriage return), so a progress bar leaves its final state, not every step. What a cell shows inside an `Output` widget stays in the widget, as in
-# Jupyter (without a kernel it would spill onto the page: every thumbnail of a cleaner). (Timings printed by training are the one thing
+# Jupyter (without a kernel it would spill onto the page: every thumbnail of a cleaner). The state of every widget an output shows (and of the widgets
+# inside it, an `Output` widget with what was shown in it) is saved in the notebook's `metadata.widgets`, as Jupyter's "Save Widget State"
+# does, so GitHub and JupyterLab draw a cleaner without a kernel. (Timings printed by training are the one thing
 # that still changes from run to run.) `make outputs` runs it on each notebook of the main path.
 from __future__ import annotations
-import json, sys
+import json, re, sys
 from pathlib import Path
 
 _PRELUDE = """
@@ -33,8 +35,22 @@ except ImportError: pass
 # Without a kernel, what a cell shows inside an `Output` widget would land on the page; in Jupyter it is in the widget
 import ipywidgets
 from IPython.utils.capture import capture_output
-def _out_enter(self): self._bear_cap = capture_output(); self._bear_cap.__enter__(); return self
-def _out_exit(self, *exc): self._bear_cap.__exit__(*exc)
+def _small(data):
+    "A displayed image as a JPEG, as the figures are (a cleaner's PNG thumbnails are ten times the size)"
+    if 'image/png' not in data: return data
+    import base64, io
+    from PIL import Image
+    v = data['image/png']
+    raw = v if isinstance(v, bytes) and v.startswith(b'\\x89PNG') else base64.b64decode(v)
+    b = io.BytesIO(); Image.open(io.BytesIO(raw)).convert('RGB').save(b, 'JPEG', quality=75, optimize=True)
+    return {**{k: v for k, v in data.items() if k != 'image/png'}, 'image/jpeg': base64.b64encode(b.getvalue()).decode()}
+def _out_enter(self): self._bear_cap = capture_output(); self._bear_io = self._bear_cap.__enter__(); return self
+def _out_exit(self, *exc):
+    self._bear_cap.__exit__(*exc)
+    # what Jupyter's front end would have put into the widget: kept in its state, so a saved page can draw it
+    outs = [dict(output_type='display_data', data=_small(o.data), metadata={}) for o in self._bear_io.outputs]
+    if self._bear_io.stdout: outs.insert(0, dict(output_type='stream', name='stdout', text=self._bear_io.stdout))
+    if outs: self.outputs = tuple(self.outputs) + tuple(outs)
 ipywidgets.Output.__enter__, ipywidgets.Output.__exit__ = _out_enter, _out_exit
 """
 
@@ -62,6 +78,21 @@ def _keeping_shell(ran:dict):
             ran[cell.id] = _shown(json.loads(json.dumps(cell.outputs)))
     return _Shell
 
+def _widget_state(outputs:list) -> dict|None:
+    "The state of the widgets these outputs show and of every widget inside them, as Jupyter saves it in `metadata.widgets`"
+    try: import ipywidgets
+    except ImportError: return None
+    from ipywidgets.widgets.widget import _instances as live  # every widget alive in this process, by model id
+    todo = [d['model_id'] for outs in outputs for o in outs for d in [o.get('data', {}).get('application/vnd.jupyter.widget-view+json')] if d]
+    seen = set()
+    while todo:
+        i = todo.pop()
+        if i in seen or i not in live: continue
+        seen.add(i)
+        todo += re.findall(r'IPY_MODEL_([0-9a-f]+)', json.dumps(live[i].get_state(), default=lambda o: ''))
+    if not seen: return None
+    return ipywidgets.Widget.get_manager_state(drop_defaults=True, widgets=[live[i] for i in seen])
+
 def run_nb(fn, # the notebook to run and write back with its outputs
            flags:str='', # space-separated flags whose cells run too, as `nbdev_test --flags` (e.g. 'slow browser')
           ) -> dict: # cell id → outputs, for the cells that ran
@@ -83,6 +114,9 @@ def run_nb(fn, # the notebook to run and write back with its outputs
         if c.id in ran: c.outputs = ran[c.id]
         elif extract_directives(c, remove=False).get('eval:', [''])[0].lower() == 'false': c.outputs = []
         # else: a cell whose flag wasn't asked for keeps what its last run with the flag showed
+    state = _widget_state([c.outputs for c in nb.cells if c.cell_type == 'code'])
+    if state: nb.metadata['widgets'] = {'application/vnd.jupyter.widget-state+json': state}
+    else: nb.metadata.pop('widgets', None)
     write_nb(nb, fn)
     nbdev_clean(fname=str(fn))
     return ran
