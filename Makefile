@@ -59,10 +59,12 @@ nbtest: sync models  ## run every notebook with its slow and browser cells
 	cd nbs && $(ONE_THREAD) $(VBIN)/nbdev_test --flags "slow browser" --timing
 
 pytest: sync models  ## CLI, service and Voilà app across processes and in a browser: two workers, a test file each at a time
-	$(ONE_THREAD) $(PYTEST) -n 2 --dist loadfile -m "not load and not network" tests
+	$(ONE_THREAD) $(PYTEST) -n 2 --dist loadfile -m "not load and not network and not venv" tests
 
-loadtest: sync models  ## the 8-page load test: 8 browser pages at once, then the culler back to the pre-heated pool
-	$(PYTEST) -m load tests
+# The fresh-venv installs (the serving core from the wheel, the Space from its requirements.txt) follow the load test in its
+# process: they mostly wait on pip and the disk, and on pytest's workers they made the longest job longer.
+loadtest: sync models  ## the 8-page load test (8 browser pages at once, then the culler back to the pre-heated pool), then the fresh-venv installs
+	$(PYTEST) -m "load or venv" tests
 
 # Each benchmark in its quick mode (a few photos, one round, tiny models kept in $(BEAR_TEST_CACHE)), one after another in one
 # process (tools/bench_quick.py: importing torch and fastai once, not twelve times): its like-for-like checks must pass and it

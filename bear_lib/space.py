@@ -4,7 +4,7 @@
 
 # %% ../nbs/11a_space.ipynb #sp004
 from __future__ import annotations
-import json, os, re, shutil, subprocess, sys, tempfile, warnings, zipfile
+import json, re, shutil, subprocess, sys, tempfile, warnings, zipfile
 from pathlib import Path
 import bear_lib
 from .bundle import bundle_files, load_model

@@ -63,8 +63,9 @@ def dataset(tiny, tmp_path):
     return dest
 
 # Markers (registered in pyproject.toml), given here from what a test uses so that test files needn't carry them:
-# `make test` runs `-m "not load"`, then `-m load` in a process of its own; `pytest -m "not slow"` is the quick run.
+# `make test` runs `-m "not load and not venv"` on two workers and `-m "load or venv"` in a process of its own beside them; `pytest -m "not slow"` is the quick run.
 _LOAD = {'test_load_and_culling'}  # 8 pages at once: needs the machine to itself
+_VENV = {'test_space_runs'}  # and every test using `core_venv`: pip installs into a fresh venv, waiting on the disk
 _SLOW_FIXTURES = {'trained', 'tiny', 'wheel', 'serve_app', 'app_url', 'photos', 'browser'}  # train a model or start the app
 
 def pytest_collection_modifyitems(config, items):
@@ -72,5 +73,6 @@ def pytest_collection_modifyitems(config, items):
         fixtures = set(getattr(item, 'fixturenames', ()))
         load = getattr(item, "originalname", item.name) in _LOAD
         if load: item.add_marker(pytest.mark.load)
+        if 'core_venv' in fixtures or getattr(item, "originalname", item.name) in _VENV: item.add_marker(pytest.mark.venv)
         if 'browser' in fixtures or load: item.add_marker(pytest.mark.browser)  # the load test launches its own Chromium
         if fixtures & _SLOW_FIXTURES or load or hasattr(getattr(item, 'module', None), 'start_app'): item.add_marker(pytest.mark.slow)
