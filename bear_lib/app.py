@@ -13,7 +13,7 @@ from fastcore.all import *
 from .images import load_image, BadImage
 from .infer import answer, CONF_THRESHOLD, OOD_THRESHOLD
 from .log import PredictionLog, route, parse_rollout, MANUAL_TEXT
-from .bundle import load_model, model_id
+from .bundle import card_rows, load_model, model_id
 from .settings import Settings, mib, configure_logging
 from .voila import voila_notebook
 
@@ -27,23 +27,9 @@ def card_html(card:dict, # `model.card`
               conf:float=CONF_THRESHOLD, # the app's "not sure" threshold
               ood:float=OOD_THRESHOLD # the app's out-of-domain threshold
              ) -> str:
-    "The model card as an HTML table"
+    "The model card as an HTML table: `bear_lib.bundle.card_rows`, escaped"
     e = html.escape
-    kind = card.get('kind')
-    which = ('a trained export (bear_train)' if kind == 'trained' else
-             'the default zero-shot model (no training; train your own with bear_train)' if kind == 'zero-shot' else 'unknown')
-    err = card.get('error_rate')
-    n = card.get('n_valid')
-    err = 'not measured' if err is None else f"{err:.2%}" + (f" on {n} photos" if n else '') + (f": {e(card['evaluated_on'])}" if card.get('evaluated_on') else ' (validation set)')
-    if card.get('n_test'): err += f"; {card['test_error_rate']:.2%} on {card['n_test']} test photos never trained on ({e(str(card.get('test_dataset', '')))})"
-    rows = [('Model', e(str(card.get('name', '?')))), ('Which', which), ('Classes', e(', '.join(map(str, card.get('vocab', []))))),
-            ('Error rate', err), ('Trained', e(str(card.get('trained_at') or 'never (zero-shot)')))]
-    if card.get('arch'): rows.append(('Architecture', e(str(card['arch']))))
-    far = card.get('ood') or {}
-    rows.append(('Answers', f"only when the model is at least {conf:.0%} sure" +
-                 (f" and the photo is as near the photos it learned from as {far.get('quantile', 0):.0%} of held-out photos of its classes" if far else
-                  f" and an ImageNet model gives our classes at least {ood:.1%}" if card.get('imagenet') or kind == 'zero-shot' else '')))
-    body = ''.join(f'<tr><th style="text-align:left;padding-right:1em">{k}</th><td>{v}</td></tr>' for k,v in rows)
+    body = ''.join(f'<tr><th style="text-align:left;padding-right:1em">{e(k)}</th><td>{e(v)}</td></tr>' for k,v in card_rows(card, conf, ood))
     return f'<details class="bear-card" open><summary><b>Model card</b></summary><table>{body}</table></details>'
 
 # %% ../nbs/05_app.ipynb #c008

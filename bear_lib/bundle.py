@@ -14,7 +14,7 @@ from .imagenet import Classifier, ImageNetBears, RUNTIMES, imagenet_map, imagene
 
 # %% auto #0
 __all__ = ['FORMAT', 'VERSION', 'CARD_KEYS', 'bundle_files', 'versions', 'check_card', 'read_card', 'check_versions', 'load_bank',
-           'write_bundle', 'BearModel', 'OnnxModel', 'load_model', 'model_id']
+           'write_bundle', 'BearModel', 'OnnxModel', 'load_model', 'model_id', 'card_rows']
 
 # %% ../nbs/98c_bundle.ipynb #bu005
 FORMAT, VERSION = 'bear_lib-export', 2 # what a card says it is; the version this bear_lib writes and reads
@@ -224,3 +224,24 @@ def model_id(model # from `load_model`
     fn = getattr(model, 'fname', None)
     if fn is not None and Path(fn).is_file(): return f'{Path(fn).name}@{sha256(fn)[:12]}'
     return str((getattr(model, 'card', {}) or {}).get('name') or type(model).__name__)
+
+# %% ../nbs/98c_bundle.ipynb #bu018
+def card_rows(card:dict, # a loaded model's `card`
+              conf:float, # the "not sure" threshold the caller answers with
+              ood:float # the ImageNet "not a bear" threshold (the zero-shot model's; a trained one has its feature bank)
+             ) -> list: # (label, plain text) pairs
+    "The model card in words: what the model is, how it was made and measured, and when it answers"
+    zero, pct = card.get('kind') == 'zero-shot', lambda x: f'{x:.2%}'
+    how = ('no training: an ImageNet MobileNetV2, its three bear classes (train your own with bear_train)' if zero else
+           f"trained with bear_train: {card.get('arch', '?')} fine-tuned {card.get('epochs', '?')} epochs on {card.get('n_train', '?')} photos of "
+           f"{card.get('dataset', '?')} at {card.get('size', '?')} px, {card.get('trained_at') or 'date unknown'}")
+    err = card.get('error_rate')
+    err = 'not measured' if err is None else pct(err) + (f" on {card['n_valid']} photos" if card.get('n_valid') else '') + (
+        f": {card['evaluated_on']}" if card.get('evaluated_on') else ' (validation set)')
+    if card.get('n_test'): err += f"; {pct(card['test_error_rate'])} on {card['n_test']} test photos never trained on ({card.get('test_dataset', '')})"
+    far = card.get('ood') or {}
+    ans = f"only when the model is at least {conf:.0%} sure" + (
+        f", and the photo is as near the photos it learned from as {far.get('quantile', 0):.0%} of held-out photos of its classes" if far else
+        f", and an ImageNet model gives our classes at least {ood:.1%}" if card.get('imagenet') or zero else '')
+    return [('Model', str(card.get('name', '?'))), ('Classes', ', '.join(map(str, card.get('vocab', [])))), ('How it was made', how),
+            ('Error rate', err), ('Runtime', str(card.get('runtime', '?'))), ('Answers', ans)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, re, shutil, subprocess, sys, tempfile, warnings, zipfile
 from pathlib import Path
 import bear_lib
-from .bundle import bundle_files, load_model
+from .bundle import bundle_files, card_rows, load_model
 from .imagenet import zero_shot_onnx
 from .infer import CONF_THRESHOLD, OOD_THRESHOLD
 from .settings import Settings
@@ -69,28 +69,12 @@ def space_model_files(model=None # a `bear_train` export (`.pkl` or `.onnx`); No
     return m, files
 
 # %% ../nbs/11a_space.ipynb #sp014
-def _pct(x): return f'{x:.2%}'
-
 def space_card(card:dict, # a loaded model's `card`
                conf:float=CONF_THRESHOLD, # the "not sure" threshold the Space uses
                ood:float=OOD_THRESHOLD # the ImageNet "not a bear" threshold
               ) -> str:
-    "The model card as a Markdown table"
-    zero = card.get('kind') == 'zero-shot'
-    how = ('no training: an ImageNet MobileNetV2, its three bear classes' if zero else
-           f"{card.get('arch', '?')} fine-tuned {card.get('epochs', '?')} epochs on {card.get('n_train', '?')} photos of "
-           f"`{card.get('dataset', '?')}` at {card.get('size', '?')} px, {card.get('trained_at') or 'date unknown'}")
-    err = card.get('error_rate')
-    err = 'not measured' if err is None else _pct(err) + (f" on {card['n_valid']} photos" if card.get('n_valid') else '') + (
-        f" ({card['evaluated_on']})" if card.get('evaluated_on') else ' (validation set)')
-    if card.get('n_test'): err += f"; {_pct(card['test_error_rate'])} on {card['n_test']} test photos never trained on (`{card.get('test_dataset', '')}`)"
-    far = card.get('ood') or {}
-    ans = f"only when the model is at least {conf:.0%} sure" + (
-        f", and the photo is as near the photos it learned from as {far.get('quantile', 0):.0%} of held-out photos of its classes" if far else
-        f", and an ImageNet model gives our classes at least {ood:.1%}" if card.get('imagenet') or zero else '')
-    rows = [('Model', card.get('name', '?')), ('Classes', ', '.join(map(str, card.get('vocab', [])))), ('How it was made', how),
-            ('Error rate', err), ('Runtime', card.get('runtime', '?')), ('Answers', ans)]
-    return '| model card | |\n|---|---|\n' + ''.join(f"| {k} | {str(v).replace('|', '/')} |\n" for k,v in rows)
+    "The model card as a Markdown table: `bear_lib.bundle.card_rows`"
+    return '| model card | |\n|---|---|\n' + ''.join(f"| {k} | {v.replace('|', '/')} |\n" for k,v in card_rows(card, conf, ood))
 
 # %% ../nbs/11a_space.ipynb #sp016
 def space_log(here, # the Space's folder (beside `app.py`)
