@@ -21,12 +21,13 @@ min_python = cfg['min_python']
 # `license` is an SPDX expression (PEP 639), so no `License ::` classifier: setuptools refuses both together
 lic = {'apache2': 'Apache-2.0'}.get(cfg['license'].lower(), cfg['license'])
 # every `X_requirements` setting is the extra `X` (`pip install "bear_lib[serve]"`); `all` is every extra but dev and space
-# (the design card's full set), and dev runs every test, so it has them all
+# (the design card's full set), and dev is the test tools and all. Not space: gradio 6.31.0 asks for pillow<13, constraints.txt
+# pins Pillow 13, and the Space installs from its own requirements.txt in a venv of its own (tests/test_space.py)
 extras = {k[:-len('_requirements')]: shlex.split(v) for k,v in cfg.items()
           if k.endswith('_requirements') and k != 'pip_requirements' and v.strip()}
 def _union(*names): return list(dict.fromkeys(r for n in names for r in extras.get(n, [])))  # in order, each once
 extras['all'] = _union(*(n for n in extras if n not in ('dev', 'space')))
-extras['dev'] = _union('dev', 'all', 'space')
+extras['dev'] = _union('dev', 'all')
 
 setuptools.setup(
     name=cfg['lib_name'],
