@@ -31,15 +31,20 @@ def _texts(o):
     for k, v in o.get('data', {}).items():
         if k.startswith('text/') or k.endswith('json'): yield v if isinstance(v, str) else ''.join(v) if isinstance(v, list) else json.dumps(v)
 
+WARNING = re.compile(r'^.*\b\w*Warning: .*$', re.M)  # a warning's line, as `warnings` prints it
+
 def problems(fn) -> list:
-    "What is wrong with the committed notebook `fn`: its size, local paths or errors in its outputs"
-    fn, out = Path(fn), []
+    "What is wrong with the committed notebook `fn`: its size, local paths or errors in its outputs, a warning shown twice"
+    fn, out, seen = Path(fn), [], set()
     if fn.stat().st_size > MAX_BYTES: out.append(f'{fn.name}: {fn.stat().st_size:,} bytes (at most {MAX_BYTES:,})')
     for c in cells(fn):
         for o in c.get('outputs', []):
             if o.get('output_type') == 'error': out.append(f"{fn.name} {c['id']}: an error output ({o.get('ename')})")
             for t in _texts(o):
                 if 'Traceback (most recent call last)' in t: out.append(f"{fn.name} {c['id']}: a traceback")
+                for w in WARNING.findall(t) if o.get('name') == 'stderr' else ():
+                    if w.strip() in seen: out.append(f"{fn.name} {c['id']}: a warning shown again: {w.strip()[:80]}")
+                    seen.add(w.strip())
                 for p in LOCAL:
                     if p in t: out.append(f"{fn.name} {c['id']}: the local path {p!r} in an output")
     return out
@@ -84,6 +89,9 @@ def test_problems_are_seen(tmp_path):
     assert 'error output' in problems(_nb(tmp_path, err))[0]
     tb = [dict(output_type='stream', name='stderr', text=['Traceback (most recent call last):\n', '  File "x"\n'])]
     assert 'traceback' in problems(_nb(tmp_path, tb))[0]
+    warn = lambda s: dict(output_type='stream', name='stderr', text=[f'UserWarning: {s}\n'])
+    assert problems(_nb(tmp_path, [warn('a'), warn('b')])) == []
+    assert 'shown again' in problems(_nb(tmp_path, [warn('a'), warn('a')]))[0]
     assert not shows(cells(_nb(tmp_path, ok))[0]) and not shows(dict(outputs=[]))
     assert not shows(dict(outputs=[dict(output_type='stream', name='stderr', text=['UserWarning: a\n', 'b\n'])]))
     assert shows(dict(outputs=[dict(output_type='display_data', data={'image/jpeg': 'abc'}, metadata={})]))
