@@ -83,5 +83,7 @@ test: setup  ## everything CI runs
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
 MAIN_NBS := index 00_practice 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 11_deploy 12_questionnaire
-outputs: setup  ## run the main-path notebooks (with their slow cells) and write their outputs into them (tools/run_nb.py)
-	cd nbs && for f in $(MAIN_NBS); do BEARS_DIR=$$(realpath --relative-to=. $(BEARS_DIR)) $(PY) ../tools/run_nb.py $$f.ipynb --flags slow || exit 1; done
+# and the two after it that show a result: the drift report on shifted bears, the Space's folder
+OUT_NBS := $(MAIN_NBS) 10_report 11a_space
+outputs: setup  ## run the main-path notebooks and those two (with their slow cells) and write their outputs into them (tools/run_nb.py)
+	cd nbs && for f in $(OUT_NBS); do BEARS_DIR=$$(realpath --relative-to=. $(BEARS_DIR)) $(PY) ../tools/run_nb.py $$f.ipynb --flags slow || exit 1; done

@@ -9,7 +9,7 @@ MAX_BYTES = 1_000_000
 # where a path of the machine that ran the notebook would start (the venv's own path too, wherever it is)
 LOCAL = ('/work/', '/home/', '/tmp/', '/root/', '/var/folders/', tempfile.gettempdir().rstrip('/') + '/', sys.prefix, str(Path(sys.prefix).resolve()))
 
-# Cells of the main path where a learner must see a figure or a table (an image, HTML or a printed table): notebook → cell ids
+# Cells of the main path (and of 10_report, the drift on shifted bears) where a learner must see a figure or a table (an image, HTML or a printed table): notebook → cell ids
 FIGURES = {
     'index.ipynb': ['c003'],
     '00_practice.ipynb': ['pr005', 'pr008', 'pr010', 'pr017'],
@@ -19,6 +19,7 @@ FIGURES = {
     '04_infer.ipynb': ['c030'],
     '05_app.ipynb': ['bk406', 'bk407'],
     '11_deploy.ipynb': ['dp003', 'dp005', 'dp008', 'dp010', 'dp011', 'dp013'],
+    '10_report.ipynb': ['rp027', 'rp031', 'rp033'],
 }
 
 def notebooks(): return sorted(NBS.glob('*.ipynb'))
