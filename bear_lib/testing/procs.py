@@ -239,5 +239,5 @@ def fresh_venv(path, # where to make it: must not exist yet
     path = Path(path)
     if path.exists(): raise FileExistsError(f"{path} exists: fresh_venv makes a new venv")
     _check([sys.executable, '-m', 'venv', '--without-pip', path], 120)
-    if pip_args: venv_pip(path/'bin', 'install', '-q', *pip_args, timeout=timeout)
+    if pip_args: venv_pip(path/'bin', 'install', '-q', '--no-compile', *pip_args, timeout=timeout)  # no .pyc for every file: a test venv imports few
     return path/'bin'
