@@ -60,7 +60,7 @@ nbtest: sync models  ## run every notebook with its slow and browser cells
 	cd nbs && $(ONE_THREAD) $(VBIN)/nbdev_test --flags "slow browser" --timing
 
 pytest: sync models  ## CLI, service and Voilà app across processes and in a browser: two workers, a test file each at a time
-	$(ONE_THREAD) $(PYTEST) -n 2 --dist loadfile -m "not load and not network and not venv" tests
+	$(ONE_THREAD) $(PYTEST) -n 2 --dist loadfile --no-loadscope-reorder -m "not load and not network and not venv" tests
 
 # The fresh-venv installs (the serving core from the wheel, the Space from its requirements.txt) follow the load test in its
 # process: they mostly wait on pip and the disk, and on pytest's workers they made the longest job longer.
