@@ -233,7 +233,8 @@ def card_rows(card:dict, # a loaded model's `card`
     "The model card in words: what the model is, how it was made and measured, and when it answers"
     zero, pct = card.get('kind') == 'zero-shot', lambda x: f'{x:.2%}'
     how = ('no training: an ImageNet MobileNetV2, its three bear classes (train your own with bear_train)' if zero else
-           f"trained with bear_train: {card.get('arch', '?')} fine-tuned {card.get('epochs', '?')} epochs on {card.get('n_train', '?')} photos of "
+           f"trained with bear_train: {card.get('arch', '?')}" + (", its ImageNet body frozen, the head trained" if card.get('freeze_body') else " fine-tuned") +
+           f" {card.get('epochs', '?')} epochs on {card.get('n_train', '?')} photos of "
            f"{card.get('dataset', '?')} at {card.get('size', '?')} px, {card.get('trained_at') or 'date unknown'}")
     err = card.get('error_rate')
     err = 'not measured' if err is None else pct(err) + (f" on {card['n_valid']} photos" if card.get('n_valid') else '') + (

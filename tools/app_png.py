@@ -23,7 +23,7 @@ def main():
     try:
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
-            page = browser.new_page(viewport=dict(width=900, height=700))
+            page = browser.new_page(viewport=dict(width=900, height=960))
             page.goto(url)
             page.wait_for_selector('button.widget-upload', timeout=120_000)
             rows = classify(page, bears/'grizzly'/'grizzly_0010.jpg', bears/'black'/'black_0010.jpg', hopper, timeout=120_000)
