@@ -24,7 +24,7 @@ def _texts(nb) -> str:
     return '\n'.join(out)
 
 def _forms(n:str) -> set:
-    "`n` as written and rounded to one decimal fewer (28.4 → 28), and as a fraction (2.70% → 0.027)"
+    "`n` as written and rounded to one decimal fewer (28.4 → 28)"
     forms = {n}
     if '.' in n:
         d = len(n.split('.')[1]); forms.add(f'{float(n):.{d-1}f}')
