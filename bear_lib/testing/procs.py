@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import numpy as np
 from PIL import Image
 from ..core import sha256
+from ..space import source_tree, space_wheel
 
 # %% auto #0
 __all__ = ['BIN', 'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'server_logs', 'serve_cmd', 'start_app', 'start_serve',
@@ -186,14 +187,10 @@ def wait_kernels(pid:int, # the server's process id
     raise AssertionError(f'{live_kernels(pid)} kernels after {timeout} s, expected {n}')
 
 # %% ../../nbs/99c_procs.ipynb #t030
-_PKG_FILES = ('setup.py', 'settings.ini', 'pyproject.toml', 'MANIFEST.in', 'README.md', 'LICENSE', 'CHANGELOG.md')
-
 def checkout() -> Path:
-    "The source checkout bear_lib is imported from: the folder with its `setup.py` and `settings.ini`"
-    import importlib.util
-    root = Path(importlib.util.find_spec('bear_lib').origin).resolve().parent.parent
-    if not ((root/'setup.py').is_file() and (root/'settings.ini').is_file()):
-        raise FileNotFoundError(f"bear_lib is imported from {root}, not from a source checkout: no setup.py and settings.ini there")
+    "The source checkout bear_lib is imported from (`bear_lib.space.source_tree`); `FileNotFoundError` for an installed bear_lib"
+    root = source_tree()
+    if root is None: raise FileNotFoundError("bear_lib isn't imported from a source checkout: no setup.py and settings.ini beside it")
     return root
 
 def venv_env(**extra:str # more variables, e.g. BEAR_CACHE='/tmp/x'
@@ -209,20 +206,12 @@ def _check(cmd:list, timeout:float) -> subprocess.CompletedProcess:
     return r
 
 def build_wheel(dest, # an empty folder (made if missing) to write the wheel into
-                src=None, # the checkout (default: `checkout()`)
-                timeout:float=600 # seconds
+                src=None # the checkout (default: `checkout()`)
                ) -> Path: # the wheel
-    "bear_lib's wheel (no dependencies), built by `pip wheel` from a copy of the checkout's package files"
-    src, dest = Path(src) if src else checkout(), Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    "bear_lib's wheel (no dependencies) from the checkout, as `bear_space` builds it (`bear_lib.space.space_wheel`), into an empty folder"
+    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()): raise FileExistsError(f"{dest} isn't empty: build_wheel writes into an empty folder")
-    with tempfile.TemporaryDirectory(prefix='bear_wheel_') as tmp:
-        for f in _PKG_FILES:
-            if (src/f).is_file(): shutil.copy2(src/f, Path(tmp)/f)
-        shutil.copytree(src/'bear_lib', Path(tmp)/'bear_lib', ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
-        _check([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '-w', dest, tmp], timeout)
-    whl, = dest.glob('bear_lib-*.whl')
-    return whl
+    return space_wheel(dest, Path(src) if src else checkout())
 
 def venv_pip(bin, # a venv's bin folder, from `fresh_venv`
              *args:str, # pip's command and arguments, e.g. 'check'
