@@ -59,3 +59,27 @@ def test_widget_state_saved(tmp_path, monkeypatch):
     write_nb(new_nb([mk_cell('print(1)')]), tmp_path/'p.ipynb')
     run_nb(tmp_path/'p.ipynb')
     assert 'widgets' not in json.loads((tmp_path/'p.ipynb').read_text())['metadata']
+
+def test_output_widget_cleared(tmp_path, monkeypatch):
+    "`clear_output` empties an Output widget as Jupyter does (no erase codes), and a widget shown in it is saved with its children"
+    import json
+    monkeypatch.chdir(Path(__file__).parents[1]/'nbs')
+    src = ['import ipywidgets as w\nout = w.Output()\nout',
+           'old = w.VBox([w.Label("old answer")])\nwith out: display(old)\nout.clear_output()\nold.close()\n'
+           'with out: display(w.VBox([w.Label("new answer")]))',
+           'out.clear_output(wait=True)\nwith out: print("after the wait")\nwith out: print("and more")']
+    write_nb(new_nb([mk_cell(s) for s in src]), tmp_path/'o.ipynb')
+    run_nb(tmp_path/'o.ipynb')
+    nb = json.loads((tmp_path/'o.ipynb').read_text())
+    state = nb['metadata']['widgets']['application/vnd.jupyter.widget-state+json']['state']
+    out = state[nb['cells'][0]['outputs'][0]['data']['application/vnd.jupyter.widget-view+json']['model_id']]['state']
+    assert_eq([o.get('text') for o in out['outputs']], ['after the wait\n', 'and more\n'])
+    text = json.dumps(state)
+    assert '\\u001b' not in text and 'old answer' not in text
+    write_nb(new_nb([mk_cell(s) for s in src[:2]]), tmp_path/'o.ipynb')
+    run_nb(tmp_path/'o.ipynb')
+    nb = json.loads((tmp_path/'o.ipynb').read_text())
+    state = nb['metadata']['widgets']['application/vnd.jupyter.widget-state+json']['state']
+    out = state[nb['cells'][0]['outputs'][0]['data']['application/vnd.jupyter.widget-view+json']['model_id']]['state']
+    shown, = [o['data']['application/vnd.jupyter.widget-view+json']['model_id'] for o in out['outputs']]
+    assert state[shown]['model_name'] == 'VBoxModel' and 'new answer' in json.dumps(state) and 'old answer' not in json.dumps(state)

@@ -13,8 +13,9 @@
 # Figures are JPEGs at 60 dpi (a show_batch of photos is a tenth of the size of the default retina PNG), and `random`, numpy and
 # torch are seeded before the first cell, so running twice gives the same pictures; torch's deprecation warning about `torch.jit.script`, raised while fastai is imported, is silenced, and other warnings are shown without the file they came from (a local path). Stream outputs are
 # kept as Jupyter shows them (each line after its last carriage return), so a progress bar leaves its final state, not every step. What a cell shows inside an `Output` widget stays in the widget, as in
-# Jupyter (without a kernel it would spill onto the page: every thumbnail of a cleaner). The state of every widget an output shows (and of the widgets
-# inside it, an `Output` widget with what was shown in it) is saved in the notebook's `metadata.widgets`, as Jupyter's "Save Widget State"
+# Jupyter (without a kernel it would spill onto the page: every thumbnail of a cleaner), and its `clear_output` empties it (without a kernel
+# it printed a terminal's erase codes into it, and the widget kept every answer the app had shown, each of them closed since). The state of every widget an output shows (and of the widgets
+# inside it, an `Output` widget with what was shown in it, widgets too) is saved in the notebook's `metadata.widgets`, as Jupyter's "Save Widget State"
 # does, so GitHub and JupyterLab draw a cleaner without a kernel. (Timings printed by training are the one thing
 # that still changes from run to run.) `make outputs` runs it on each notebook of the main path.
 from __future__ import annotations
@@ -50,8 +51,12 @@ def _out_exit(self, *exc):
     # what Jupyter's front end would have put into the widget: kept in its state, so a saved page can draw it
     outs = [dict(output_type='display_data', data=_small(o.data), metadata={}) for o in self._bear_io.outputs]
     if self._bear_io.stdout: outs.insert(0, dict(output_type='stream', name='stdout', text=self._bear_io.stdout))
-    if outs: self.outputs = tuple(self.outputs) + tuple(outs)
-ipywidgets.Output.__enter__, ipywidgets.Output.__exit__ = _out_enter, _out_exit
+    if outs: self.outputs = (() if getattr(self, '_bear_wait', False) else tuple(self.outputs)) + tuple(outs); self._bear_wait = False
+def _out_clear(self, wait=False):
+    "Empty the widget as Jupyter's front end does (with `wait`, when the next output comes), not print a terminal's erase codes into it"
+    if wait: self._bear_wait = True
+    else: self.outputs, self._bear_wait = (), False
+ipywidgets.Output.__enter__, ipywidgets.Output.__exit__, ipywidgets.Output.clear_output = _out_enter, _out_exit, _out_clear
 """
 
 def _as_shown(text:str) -> str:
@@ -89,7 +94,8 @@ def _widget_state(outputs:list) -> dict|None:
         i = todo.pop()
         if i in seen or i not in live: continue
         seen.add(i)
-        todo += re.findall(r'IPY_MODEL_([0-9a-f]+)', json.dumps(live[i].get_state(), default=lambda o: ''))
+        # a child, layout or style is named `IPY_MODEL_<id>`; a widget shown inside an Output widget is a view in its outputs
+        todo += [a or b for a, b in re.findall(r'IPY_MODEL_([0-9a-f]+)|"model_id": "([0-9a-f]+)"', json.dumps(live[i].get_state(), default=lambda o: ''))]
     if not seen: return None
     return ipywidgets.Widget.get_manager_state(drop_defaults=True, widgets=[live[i] for i in seen])
 
