@@ -12,6 +12,8 @@ def test_as_shown():
     bar = '█\repoch  train_loss\n\rEpoch 1/1 : |---| 0% [0/3]\rEpoch 1/1 : |███| 100% [3/3]\r            \r0      1.23\n'
     assert _as_shown(bar) == 'epoch  train_loss\n0      1.23\n'
     assert _shown([dict(output_type='stream', name='stderr', text=['\r |--| 0%\r', '    \r'])]) == []
+    shown = dict(output_type='display_data', data={'text/plain': 'x'}, metadata={})
+    assert _shown([shown, dict(output_type='execute_result', data={}, metadata={}, execution_count=None)]) == [shown]
 
 def test_run_nb(tmp_path, monkeypatch):
     "A plain cell, an `eval: false` cell, a `slow` cell, a figure, a seeded number, an Output widget; a failing notebook is left untouched"

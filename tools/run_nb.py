@@ -65,10 +65,12 @@ def _as_shown(text:str) -> str:
     return '\n'.join(l for l, o in zip(lines, text.split('\n')) if l.strip() or '\r' not in o)
 
 def _shown(outs:list) -> list:
-    "`outs` with their stream texts as shown, and streams left empty dropped"
+    "`outs` with their stream texts as shown, and streams left empty and results with nothing in them dropped"
     for o in outs:
         if o.get('output_type') == 'stream': o['text'] = _as_shown(''.join(o['text'])).splitlines(True)
-    return [o for o in outs if o.get('output_type') != 'stream' or ''.join(o['text']).strip()]
+    # an object that displays itself (`_ipython_display_`, as `BearApp`) leaves an empty result: Jupyter shows none, nbconvert warns
+    return [o for o in outs if (''.join(o['text']).strip() if o.get('output_type') == 'stream' else
+                                o.get('output_type') != 'execute_result' or o.get('data'))]
 
 def _keeping_shell(ran:dict):
     "execnb's `CaptureShell` with small figures and seeds, recording in `ran` (id → outputs) every cell it runs"
