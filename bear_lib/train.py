@@ -12,16 +12,17 @@ from fastai.vision.all import *
 from .core import sha256
 from .data import bear_dls, ShiftAug, get_bear_files
 from .backbones import get_backbone, weights_source
-from .scores import calibrate, fit_temperature, knn_distance, ood_threshold, OOD_K, OOD_QUANTILE
+from .scores import unit, calibrate, fit_temperature, knn_distance, ood_threshold, OOD_K, OOD_QUANTILE
 from .onnx import onnx_preprocess
 from .imagenet import ImageNetBears, imagenet_map, imagenet_categories, imagenet_probs
 from .bundle import write_bundle, versions
-from .infer import answer, answers_baseline
-from .evaluate import learner_probs, evaluate_files, evaluate_folder, error_summary, stratified_folds, preds_frame
+from .infer import answer, decide, answers_baseline
+from .evaluate import learner_probs, evaluate_files, evaluate_folder, error_summary, stratified_folds, preds_frame, plot_confusion, plot_top_losses
+from .features import photo_features, head_candidates, cv_heads, best_head, fit_chosen, head_learner
 
 # %% auto #0
-__all__ = ['imagenet_head', 'train', 'save_plots', 'cross_validate', 'head_oof', 'dataset_hash', 'dataset_path', 'feature_bank',
-           'validation_baseline', 'export_model']
+__all__ = ['imagenet_head', 'train', 'train_features', 'save_plots', 'cross_validate', 'head_oof', 'dataset_hash', 'dataset_path',
+           'feature_bank', 'validation_baseline', 'export_model']
 
 # %% ../nbs/98g_train.ipynb #c005
 def imagenet_head(arch:str, # backbone name
@@ -47,9 +48,13 @@ def train(path, # a dataset: a folder of class folders
           shift_aug:float=0.2, # probability of each `ShiftAug` shift (greyscale, dark, low resolution) per photo; 0 for none
           label_smoothing:float=0., # label smoothing of the cross-entropy loss
           cbs=None, # extra callbacks
+          recipe:str='fine_tune', # 'fine_tune': the options above; 'features': a linear head on the frozen body's cached features, chosen by cross-validation (`train_features`)
+          folds:int=5, # with `recipe='features'`: folds of the cross-validation that chooses the head
           **kwargs # passed to `bear_dls` (e.g. `splitter`)
          ) -> Learner:
     "Fine-tune an ImageNet `arch` on the class folders of `path` (the recipe cross-validation chose; see `02a_evaluate`)"
+    if recipe == 'features': return train_features(path, arch or 'mobilenet_v2', size, bs, seed, folds, kwargs.get('splitter'))
+    if recipe != 'fine_tune': raise ValueError(f"recipe must be 'fine_tune' or 'features', not {recipe!r}")
     set_seed(seed, reproducible=True)
     dls = bear_dls(path, bs=bs, size=size, seed=seed, batch_tfms=[ShiftAug(shift_aug)] if shift_aug else None, **kwargs)
     imap = imagenet_map({}, dls.vocab) if head_start else {}
@@ -68,6 +73,36 @@ def train(path, # a dataset: a folder of class folders
     learn.bear_meta['train_seconds'] = round(time.time() - start, 1)
     return learn
 
+# %% ../nbs/98g_train.ipynb #tf-def
+def train_features(path, # a dataset: a folder of class folders
+                   arch:str='mobilenet_v2', # backbone name
+                   size:int=224, # image size
+                   bs:int=32, # batch size of the `Learner`'s `DataLoaders`
+                   seed:int=42, # seed of the folds
+                   folds:int=5, # folds of the cross-validation that chooses the head
+                   splitter=None # a fastai splitter: its validation photos are kept out of the features the head is chosen and fitted on
+                  ) -> Learner:
+    "A linear head on `arch`'s frozen features, chosen among `head_candidates` by cross-validation on the photos of `path`"
+    start = time.time()
+    fns = get_bear_files(path)
+    if splitter is not None: fns = L(fns[i] for i in splitter(fns)[0])  # the training photos only
+    labels = [parent_label(f) for f in fns]; vocab = sorted(set(labels))
+    if len(vocab) < 2: raise ValueError(f"{path} has {len(vocab)} class folder(s) with images; a classifier needs at least 2")
+    folds = max(2, min(folds, min(labels.count(v) for v in vocab)))  # every fold holds each class
+    X = photo_features(fns, arch, size)
+    cands = head_candidates(vocab, arch)
+    table, oof = cv_heads(X, labels, vocab, cands, arch, folds, seed)
+    name = best_head(table)
+    head = fit_chosen(X, labels, vocab, arch, cands[name])
+    learn = head_learner(path, head, arch, size, bs, seed, splitter)
+    learn.bear_meta = dict(arch=arch, weights=weights_source(arch), size=size, seed=seed, epochs=0, bs=bs, lr=None,
+                           path=str(Path(path).absolute()), head_start='ImageNet' in name, freeze_body=True, shift_aug=0., label_smoothing=0.,
+                           recipe=name, cv=dict(folds=folds, n=len(labels), candidates=table.drop(columns='ci95').to_dict('records')))
+    learn.bear_oof = preds_frame(fns, labels, oof[name], vocab, stratified_folds(labels, folds, seed))
+    learn.bear_features = X
+    learn.bear_meta['train_seconds'] = round(time.time() - start, 1)
+    return learn
+
 # %% ../nbs/98g_train.ipynb #c012
 @patch
 def error_rate_valid(self:Learner) -> float:
@@ -79,9 +114,14 @@ def save_plots(learn:Learner, # a trained learner
                dest, # folder for the PNGs
                k:int=9 # how many top losses to show
               ) -> L: # the PNG paths
-    "Write the confusion matrix and top losses of `learn`'s validation set as PNGs in `dest`"
+    "Write the confusion matrix and top losses of `learn`'s validation set (its out-of-fold predictions, for the features recipe) as PNGs in `dest`"
     import matplotlib.pyplot as plt
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    oof = getattr(learn, 'bear_oof', None)
+    if oof is not None and not len(learn.dls.valid_ds):  # no validation set: every photo was judged out of fold
+        plot_confusion(oof, title=f"{len(oof)} photos out of fold, {int((oof.label != oof.pred).sum())} errors"); plt.savefig(dest/'confusion_matrix.png', bbox_inches='tight'); plt.close('all')
+        plot_top_losses(oof, k); plt.savefig(dest/'top_losses.png', bbox_inches='tight'); plt.close('all')
+        return L(dest/'confusion_matrix.png', dest/'top_losses.png')
     interp = ClassificationInterpretation.from_learner(learn)
     interp.plot_confusion_matrix(); plt.savefig(dest/'confusion_matrix.png', bbox_inches='tight'); plt.close('all')
     interp.plot_top_losses(k=min(k, len(learn.dls.valid_ds)), nrows=3); plt.savefig(dest/'top_losses.png', bbox_inches='tight'); plt.close('all')
@@ -200,6 +240,19 @@ def validation_baseline(learn:Learner, # a trained learner
     ans = answer(_LearnerAnswers(learn, imap, T, bank, ood), learn.dls.valid_ds.items)  # the app's decision, photo by photo
     return answers_baseline(ans, learn.dls.vocab, f'the validation set ({len(ans)} photos), with bear_lib.infer.answer')
 
+def _oof_bank_baseline(learn, oof, p, T, ood, k=OOD_K, q=OOD_QUANTILE):
+    "The features recipe's bank (its cached features, unit length), out-of-domain threshold and baseline: from out-of-fold answers, no forward pass"
+    vocab = list(learn.dls.vocab)
+    if not ood or len(oof) < 2: bank, entry, far = None, None, [None]*len(oof)
+    else:
+        bank = unit(learn.bear_features).astype(np.float16)
+        b = bank.astype(np.float32)
+        entry = dict(k=k, quantile=q, threshold=round(ood_threshold(b, None, k, q), 5), n_bank=len(bank), n_valid=0)
+        far = knn_distance(b, b, k, loo=True)  # each photo against the others, as a photo the model never saw
+    pc = calibrate(p, T)
+    ans = [decide(pc[i], vocab, far=None if far[i] is None else float(far[i]), max_far=entry and entry['threshold']) for i in range(len(oof))]
+    return bank, entry, answers_baseline(ans, vocab, f'out-of-fold answers on all {len(ans)} photos, with bear_lib.infer.decide')
+
 def export_model(learn:Learner, # a trained learner
                  fname='export.pkl', # where to save it; the ONNX file, the feature bank and the card go beside it (`bear_lib.bundle`)
                  onnx:bool=True, # also write the ONNX file (skipped, with a warning, when a transform has no numpy version)
@@ -209,17 +262,29 @@ def export_model(learn:Learner, # a trained learner
     "Compute `learn`'s model card and write its bundle (`bear_lib.bundle.write_bundle`): pickle, ONNX, feature bank and card, all or none"
     meta, path = dict(getattr(learn, 'bear_meta', {})), dataset_path(learn)
     meta.pop('path', None)  # the dataset's path stays out of the card: its name and hash go in
+    oof = getattr(learn, 'bear_oof', None) if not len(learn.dls.valid_ds) else None  # the features recipe: every photo in training, judged out of fold
     card = dict(vocab=list(learn.dls.vocab), **meta, dataset=path.name,
-                error_rate=learn.error_rate_valid(), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
+                error_rate=learn.error_rate_valid() if oof is None else error_summary(oof)['error_rate'],
+                n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
                 dataset_sha256=dataset_hash(learn.dls.train_ds.items + learn.dls.valid_ds.items, path),
                 trained_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'), versions=versions())
-    with learn.no_bar(), learn.no_logging(): p,y = learn.get_preds(ds_idx=1)
-    card['temperature'] = fit_temperature(p.numpy(), y.numpy()) if len(y) else None  # on the validation photos: held out
+    if oof is not None:
+        vocab = list(map(str, learn.dls.vocab))
+        p, y = oof[[f'p_{v}' for v in vocab]].to_numpy(), np.array([vocab.index(l) for l in oof.label])
+        card.update(evaluated_on=f"{meta['cv']['folds']}-fold cross-validation of all {len(oof)} photos (the head chosen on the same folds)",
+                    error_ci95=error_summary(oof)['ci95'])
+    else:
+        with learn.no_bar(), learn.no_logging(): p,y = learn.get_preds(ds_idx=1)
+        p, y = p.numpy(), y.numpy()
+    card['temperature'] = fit_temperature(p, y) if len(y) else None  # on photos the model (or its fold's) never trained on
     if test is not None:
         s = error_summary(evaluate_folder(_LearnerAnswers(learn, {}, card['temperature']), test))
         card.update(test_error_rate=s['error_rate'], n_test=s['n'], test_ci95=s['ci95'], test_dataset=Path(test).resolve().name)
-    bank,card['ood'] = feature_bank(learn) if ood and len(learn.dls.train_ds) >= 2 else (None, None)
-    card['baseline'] = validation_baseline(learn, card['temperature'], bank, card['ood'])
+    if oof is not None:
+        bank, card['ood'], card['baseline'] = _oof_bank_baseline(learn, oof, p, card['temperature'], ood)
+    else:
+        bank,card['ood'] = feature_bank(learn) if ood and len(learn.dls.train_ds) >= 2 else (None, None)
+        card['baseline'] = validation_baseline(learn, card['temperature'], bank, card['ood'])
     if onnx:
         try: card['preprocess'] = onnx_preprocess(learn.dls)
         except ValueError as e: warnings.warn(f"No ONNX file for this model ({e}); it runs on PyTorch.")

