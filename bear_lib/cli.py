@@ -72,7 +72,7 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
                ):
     "Gather images into DEST/<label>/: by image search, from a file of URLs, or from a folder; then report duplicates (exit 1 if no photo came)"
     from collections import Counter
-    from bear_lib.gather import gather, dedupe as _dedupe, duplicates_report, SearchError, URLFileSource, FolderSource
+    from bear_lib.gather import gather, dedupe as _dedupe, duplicates_report, save_duplicates, SearchError, URLFileSource, FolderSource
     try:
         if from_folder and urls: sys.exit("Give either --urls or --from-folder, not both")
         if from_folder or urls:
@@ -89,7 +89,8 @@ def bear_gather(terms:Param("Search terms, e.g. 'grizzly bear' 'black bear' 'ted
     # a photo in the dataset: kept now, kept by an earlier run (skipped), or the same as one kept (duplicate)
     if not any(r['status'] in ('ok', 'duplicate') or r.get('was') in ('ok', 'duplicate') for r in rows):
         sys.exit(f"No photo gathered: not one of the {len(rows)} URLs gave a usable image ({Path(dest)/'manifest.jsonl'} says why for each).")
-    print(duplicates_report(_dedupe(dest, dry_run=not dedupe), dry_run=not dedupe))
+    groups = _dedupe(dest, dry_run=not dedupe)  # a summary; every group in DEST/_duplicates.csv, the worst in _duplicates.png
+    print(duplicates_report(groups, dry_run=not dedupe, saved=save_duplicates(groups, dest)))
 
 # %% ../nbs/98n_cli.ipynb #c005
 def _train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing) -> dict:

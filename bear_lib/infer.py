@@ -77,11 +77,10 @@ def predict_files(model, # from `load_model`
                  ):
     "A DataFrame of the `answer` for each file: `file`, `answer`, `label`, `probability`, `text` and a `p_` column per class"
     import time, pandas as pd
-    try: from fastprogress.fastprogress import progress_bar
-    except ImportError: progress_bar = lambda it, **kw: it  # the core install leaves fastprogress out (it brings a web framework): no bar
+    from bear_lib.core import progress  # a bar on a terminal, one log line elsewhere (and in the core install, which has no fastprogress)
     rows, mid = [], None
     if log is not None: mid = model_id(model)
-    for f in progress_bar(image_files(paths), leave=False):
+    for f in progress(image_files(paths), what='predict', unit='files'):
         t = time.perf_counter()
         try: data = Path(f).read_bytes(); a, = answer(model, [data], conf, ood)
         except (OSError, BadImage) as e:  # a file that can't be read or isn't a photo: no answer, so no log row

@@ -9,7 +9,7 @@ from pathlib import Path
 from .core import needs
 needs('train', 'bear_lib.train')  # before the imports: a missing extra is one sentence, not a traceback
 from fastai.vision.all import *
-from .core import sha256
+from .core import sha256, progress, plain_learner
 from .data import bear_dls, ShiftAug, get_bear_files
 from .backbones import get_backbone, weights_source
 from .scores import unit, calibrate, fit_temperature, knn_distance, ood_threshold, OOD_K, OOD_QUANTILE
@@ -65,6 +65,7 @@ def train(path, # a dataset: a folder of class folders
     head = dict(custom_head=imagenet_head(arch, [imagenet_categories().index(imap[str(c)]) for c in dls.vocab]), init=None) if imap else {}
     learn = vision_learner(dls, get_backbone(arch), metrics=error_rate, loss_func=loss, train_bn=not freeze_body,
                            cbs=L(cbs) + ([BnFreeze()] if freeze_body else []), **head)
+    plain_learner(learn)  # where nobody watches (a log file): one line per epoch, not a bar's redraws
     learn.bear_meta = dict(arch=arch, weights=weights_source(arch), size=size, seed=seed, epochs=epochs, bs=bs, lr=lr,
                            path=str(Path(path).absolute()), head_start=bool(imap), freeze_body=freeze_body, shift_aug=shift_aug, label_smoothing=label_smoothing)
     start = time.time()
@@ -138,7 +139,6 @@ def cross_validate(path, # a dataset: a folder of class folders
                    **kwargs # passed to `train`
                   ) -> pd.DataFrame: # out-of-fold predictions, as `preds_frame` makes them
     "Out-of-fold predictions of every photo in `path`: k-fold cross-validation of `train` (or of the zero-shot model)"
-    from fastprogress.fastprogress import progress_bar
     path = Path(path)
     fns = get_bear_files(path)
     labels = fns.map(parent_label)
@@ -148,7 +148,7 @@ def cross_validate(path, # a dataset: a folder of class folders
         if not imap: raise ValueError(f"The zero-shot model knows only ImageNet's classes; {sorted(set(labels))} aren't all among them")
         model = ImageNetBears(imap)
     out = []
-    for k in progress_bar(range(folds), leave=False):
+    for k in progress(range(folds), what=f'cross-validate {path.name}', unit='folds'):
         held = [f for f,i in zip(fns, fold) if i == k]
         if not zero_shot:
             model = train(path, seed=seed, splitter=FuncSplitter(frozenset(held).__contains__), **kwargs)  # validation = fold k

@@ -173,10 +173,10 @@ def test_cli_sources(tmp_path, photo_server):
     with Image.open(first) as im: im.resize((im.width * 3 // 4, im.height * 3 // 4)).save(web / 'grizzly' / 'smaller.jpg', quality=70)
     p = run_cli('--from-folder', web, '--dest', 'ds3', cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert '10 URLs: ok 9, duplicate 1' in p.stdout and '1 copies would be moved' in p.stdout, p.stdout
+    assert '10 URLs: ok 9, duplicate 1' in p.stdout and '1 copy within a class to be moved to _quarantine' in p.stdout, p.stdout
     assert len(list((tmp_path / 'ds3' / 'grizzly').iterdir())) == 5
     p = run_cli('--from-folder', web, '--dest', 'ds3', '--dedupe', cwd=tmp_path)
-    assert '10 URLs: skipped 10' in p.stdout and '1 copies were moved' in p.stdout, p.stdout
+    assert '10 URLs: skipped 10' in p.stdout and '1 copy within a class moved to _quarantine' in p.stdout, p.stdout
     assert len(list((tmp_path / 'ds3' / 'grizzly').iterdir())) == 4
     assert [f.name.split('_')[0] for f in (tmp_path / 'ds3' / '_quarantine' / 'grizzly').iterdir()] == ['smaller']
     # errors say what to do

@@ -10,9 +10,8 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from urllib.parse import urlparse, unquote, urljoin
 from fastcore.all import *
-from fastprogress.fastprogress import progress_bar
 from PIL import Image
-from ..core import check_label, inside, move_new, unique_path, write_new
+from ..core import check_label, inside, move_new, unique_path, write_new, progress
 from ..ledger import append_jsonl, read_jsonl
 from ..images import MAX_PIXELS, to_rgb, upright
 from .verify import check_image
@@ -243,7 +242,7 @@ def download(self:Downloader,
     sess = safe_session(self.n_workers, self.user_agent, self.allow_private)
     with ThreadPoolExecutor(self.n_workers) as ex:
         futs = [ex.submit(self._one, sess, u, dest, query, seen) for u in todo]
-        for f in progress_bar(as_completed(futs), total=len(futs), leave=False): rows.append(f.result())
+        for f in progress(as_completed(futs), total=len(futs), what=f'download {dest.name}', unit='files'): rows.append(f.result())
     sess.close()
     return rows
 

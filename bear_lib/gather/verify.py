@@ -7,8 +7,7 @@ from __future__ import annotations
 import os, time
 from pathlib import Path
 from fastcore.all import *
-from fastprogress.fastprogress import progress_bar
-from ..core import class_folders, sha256, move_new, unique_path
+from ..core import class_folders, sha256, move_new, unique_path, progress
 from ..ledger import append_jsonl
 from ..images import MAX_PIXELS, BadImage, decode
 
@@ -63,7 +62,7 @@ def verify_folder(path, # a dataset: a folder of class folders
     path = Path(path)
     fns = L(f for d in class_folders(path) for f in sorted(d.iterdir()) if f.is_file())
     bad = L()
-    for fn in progress_bar(fns, leave=False):
+    for fn in progress(fns, what=f'verify {path.name}', unit='files'):
         status,reason,_ = check_image(fn, min_side)
         if reason: bad.append(quarantine(fn, path, reason, status, manifest))
     return bad
