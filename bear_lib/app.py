@@ -11,7 +11,7 @@ import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *
 from .images import load_image, BadImage
-from .infer import answer, CONF_THRESHOLD, OOD_THRESHOLD
+from .infer import answer, model_conf, CONF_THRESHOLD, OOD_THRESHOLD
 from .log import PredictionLog, route, parse_rollout, MANUAL_TEXT
 from .bundle import card_rows, load_model, model_id
 from .settings import Settings, mib, configure_logging
@@ -39,7 +39,7 @@ class BearApp:
                  max_mib:float=None, # larger files are refused, in MiB (default: the settings' `max_mib`, 20)
                  max_files:int=20, # photos classified per click
                  max_pixels:int=None, # larger images are refused before decoding (default: the settings', `bear_lib.images.MAX_PIXELS`)
-                 conf:float=CONF_THRESHOLD, # least probability to name a class
+                 conf:float=None, # least probability to name a class (default: the line the model's card chose, `model_conf`)
                  ood:float=OOD_THRESHOLD, # least ImageNet probability of our classes
                  log=None, # the prediction log: a `PredictionLog`, URL or file; default: the settings' (`bear_app` sets it), else none
                  rollout:str=None, # 'manual', 'limited[:PCT]' or 'full' (see `bear_lib.log.route`); default: the settings'
@@ -50,7 +50,7 @@ class BearApp:
         if not logging.getLogger('bear_lib').handlers: configure_logging(s.log_level)
         self.model = model if model is not None else load_model(s.model, s.backend)
         self.max_bytes, self.max_pixels = int((max_mib or s.max_mib) * 2**20), max_pixels or s.max_pixels
-        store_attr('max_files,conf,ood')
+        store_attr('max_files,ood'); self.conf = model_conf(self.model) if conf is None else conf
         log = log if log is not None else s.log
         self.log = log if isinstance(log, PredictionLog) or not log else PredictionLog(log)
         self.model_id = model_id(self.model) if self.log else None
@@ -66,7 +66,7 @@ class BearApp:
         self._waiting = False  # Classify was clicked before the photos arrived
         self.btn.on_click(self.classify)
         self.upload.observe(self._arrived, 'value')
-        self.info = widgets.HTML(card_html(getattr(self.model, 'card', {}), conf, ood))
+        self.info = widgets.HTML(card_html(getattr(self.model, 'card', {}), self.conf, ood))
         self.widget = widgets.VBox([widgets.Label(f'Select photos of bears (at most {mib(self.max_bytes)} in one upload: the page cannot send more), then click Classify.'),
                                     widgets.HBox([self.upload, self.btn]), self.lbl, self.out, self.info])
 

@@ -30,7 +30,13 @@ CARD_KEYS = dict( # every key of a card, and what it holds
     test_error_rate='error on a test folder never trained on', n_test='its photos', test_ci95='its 95% interval', test_dataset="its folder name",
     ood="the feature bank: file, sha256, k, quantile, threshold, n_bank, n_valid", baseline="answers on the validation photos (`bear_lib.infer.answers_baseline`)",
     preprocess='what `bear_lib.onnx.preprocess` follows for the ONNX file', onnx='the ONNX file: file, sha256',
-    imagenet="class → ImageNet category, when set", name='set on loading: what to call the model', kind="set on loading: 'trained' or 'zero-shot'",
+    imagenet="class → ImageNet category, when set",
+    recipe="the features recipe: the head cross-validation chose (`bear_lib.features.head_candidates`)",
+    cv="the features recipe: folds, photos, and every candidate's out-of-fold errors, error rate, log loss and seconds",
+    evaluated_on="what `error_rate` was measured on, in words (cross-validation, for the features recipe)", error_ci95="its 95% Wilson interval",
+    conf_threshold="the 'not sure' line answers use (`bear_lib.infer.model_conf`), chosen on out-of-fold answers for `precision_target`",
+    precision_target="the share of answers that must be right", coverage="the share of the photos' out-of-fold answers given at that line",
+    precision="the share of them that were right", name='set on loading: what to call the model', kind="set on loading: 'trained' or 'zero-shot'",
     runtime='set on loading: ONNX Runtime or PyTorch')
 
 def bundle_files(fname # the export (`.pkl`) or any of its files
@@ -232,7 +238,11 @@ def card_rows(card:dict, # a loaded model's `card`
              ) -> list: # (label, plain text) pairs
     "The model card in words: what the model is, how it was made and measured, and when it answers"
     zero, pct = card.get('kind') == 'zero-shot', lambda x: f'{x:.2%}'
+    cv = card.get('cv') or {}
     how = ('no training: an ImageNet MobileNetV2, its three bear classes (train your own with bear_train)' if zero else
+           f"trained with bear_train: {card.get('arch', '?')}, its ImageNet body frozen, a linear head ({card['recipe']}) chosen by "
+           f"{cv.get('folds', '?')}-fold cross-validation among {len(cv.get('candidates', []))} on {card.get('n_train', '?')} photos of "
+           f"{card.get('dataset', '?')} at {card.get('size', '?')} px, {card.get('trained_at') or 'date unknown'}" if card.get('recipe') else
            f"trained with bear_train: {card.get('arch', '?')}" + (", its ImageNet body frozen, the head trained" if card.get('freeze_body') else " fine-tuned") +
            f" {card.get('epochs', '?')} epochs on {card.get('n_train', '?')} photos of "
            f"{card.get('dataset', '?')} at {card.get('size', '?')} px, {card.get('trained_at') or 'date unknown'}")
@@ -240,8 +250,12 @@ def card_rows(card:dict, # a loaded model's `card`
     err = 'not measured' if err is None else pct(err) + (f" on {card['n_valid']} photos" if card.get('n_valid') else '') + (
         f": {card['evaluated_on']}" if card.get('evaluated_on') else ' (validation set)')
     if card.get('n_test'): err += f"; {pct(card['test_error_rate'])} on {card['n_test']} test photos never trained on ({card.get('test_dataset', '')})"
+    if card.get('error_ci95'): err += f" (95% interval {pct(card['error_ci95'][0])} to {pct(card['error_ci95'][1])})"
     far = card.get('ood') or {}
-    ans = f"only when the model is at least {conf:.0%} sure" + (
+    if card.get('coverage') is not None and conf == card.get('conf_threshold'):
+        conf_text = f"only when the model is at least {conf:.0%} sure (the line at which {card['precision_target']:.0%} of its answers on photos it never saw were right; it answered {card['coverage']:.0%} of them)"
+    else: conf_text = f"only when the model is at least {conf:.0%} sure"
+    ans = conf_text + (
         f", and the photo is as near the photos it learned from as {far.get('quantile', 0):.0%} of held-out photos of its classes" if far else
         f", and an ImageNet model gives our classes at least {ood:.1%}" if card.get('imagenet') or zero else '')
     return [('Model', str(card.get('name', '?'))), ('Classes', ', '.join(map(str, card.get('vocab', [])))), ('How it was made', how),

@@ -112,15 +112,16 @@ def bear_train(images:Param("Dataset: a folder of class folders", str, required=
                no_head_start:store_true=False, # Don't start the head from ImageNet's classes (then the whole net is fine-tuned)
                shift_aug:float=0.2, # Probability of each greyscale / dark / low-resolution augmentation (0: none)
                label_smoothing:float=0., # Label smoothing
-               recipe:str='fine_tune', # 'fine_tune', or 'features': a linear head on the frozen body's cached features, chosen by cross-validation
+               recipe:str='features', # 'features': a linear head on the frozen body's cached features, chosen by cross-validation; 'fine_tune': the chapter's fine-tune (the options above)
                folds:int=5, # With --recipe features: folds of the cross-validation that chooses the head and measures it
+               precision:float=0.9, # With --recipe features: the share of answers that must be right; sets the "not sure" line
               ):
     "Fine-tune a pretrained backbone on IMAGES and export it (fastai pickle, ONNX and a JSON sidecar)"
-    from bear_lib.train import train, export_model, save_plots
+    from bear_lib.train import train, export_model, save_plots, MIN_COVERAGE
     t = time.time()
     try:
         learn = train(images, recipe=recipe, folds=folds, **_train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing))
-        side = export_model(learn, out, test=test)
+        side = export_model(learn, out, test=test, precision=precision)
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
     pngs = save_plots(learn, Path(out).absolute().parent)
     import json
@@ -131,8 +132,14 @@ def bear_train(images:Param("Dataset: a folder of class folders", str, required=
         rows = sorted(card['cv']['candidates'], key=lambda r: r['candidate'] != card['recipe'])
         print('\n'.join(f"{'*' if r['candidate'] == card['recipe'] else ' '} {r['candidate']:<48} error {r['error_rate']:.2%} ({r['errors']}/{r['n']}), log loss {r['log_loss']:.3f}" for r in rows))
         lo, hi = card['error_ci95']
-        print(f"\nerror_rate {card['error_rate']:.4f} (95% interval {lo:.4f} to {hi:.4f}), {card['evaluated_on']}; {time.time()-t:.0f} s in all{tested}"
-              f"\nmodel:   {Path(out).absolute()}\nonnx:    {onnx}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
+        print(f"\nerror_rate {card['error_rate']:.4f} (95% interval {lo:.4f} to {hi:.4f}), {card['evaluated_on']}; {time.time()-t:.0f} s in all{tested}")
+        print(f"answers: when at least {card['conf_threshold']:.0%} sure, where {card['precision_target']:.0%} of its answers on photos it never saw "
+              f"were right ({card['precision'] if card['precision'] is not None else 0:.0%}); it answered {card['coverage']:.0%} of them, and says 'not sure' to the rest")
+        if card['coverage'] < MIN_COVERAGE:
+            print(f"This model would answer too few photos to be useful ({card['coverage']:.0%} at {card['precision_target']:.0%} right). What helps: more photos "
+                  "of each class, cleaner ones (look at plots' top losses, or clean with `bear_app --clean`), fewer classes or more distinct ones; "
+                  "or accept more wrong answers with --precision.")
+        print(f"model:   {Path(out).absolute()}\nonnx:    {onnx}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
         return
     print(f"\nerror_rate {card['error_rate']:.4f} on {card['n_valid']} validation images ({card['n_train']} trained), "
           f"{time.time()-t:.0f} s in all{tested}\nmodel:   {Path(out).absolute()}\nonnx:    {onnx}\ncard:    {side}\nplots:   {', '.join(map(str, pngs))}")
@@ -162,6 +169,7 @@ def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: 
               no_head_start:store_true=False, # Don't start the head from ImageNet's classes (then the whole net is fine-tuned)
               shift_aug:float=0.2, # Probability of each greyscale / dark / low-resolution augmentation (0: none)
               label_smoothing:float=0., # Label smoothing
+              recipe:str='features', # The recipe to cross-validate: 'features' (bear_train's default) or 'fine_tune'
              ):
     "Cross-validate bear_train's recipe on IMAGES (every photo predicted once by a model that never saw it) and/or evaluate a model on TEST"
     from bear_lib.train import cross_validate
@@ -169,7 +177,7 @@ def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: 
     if not images and not test: sys.exit("Give --images (cross-validation) or --test (a model on a test folder), or both")
     try:
         if images:
-            df = cross_validate(images, folds, **_train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing))
+            df = cross_validate(images, folds, recipe=recipe, **_train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing))
             dest = Path(oof) if oof else Path(images)/'_oof.csv'
             df.to_csv(dest, index=False)
             print(_summary_text(f"bear_train's recipe, {folds}-fold cross-validation", error_summary(df)))

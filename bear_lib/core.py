@@ -10,9 +10,9 @@ from pathlib import Path
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['EXTRAS', 'is_class_dir', 'class_folders', 'sample_bears', 'check_label', 'inside', 'sha256', 'unique_path',
-           'write_new', 'copy_new', 'move_new', 'replace_all', 'MissingExtra', 'needs', 'show_bars', 'progress',
-           'log_epoch', 'plain_learner']
+__all__ = ['EXTRAS', 'is_class_dir', 'class_folders', 'sample_bears', 'sample_clouds', 'check_label', 'inside', 'sha256',
+           'unique_path', 'write_new', 'copy_new', 'move_new', 'replace_all', 'MissingExtra', 'needs', 'show_bars',
+           'progress', 'log_epoch', 'plain_learner']
 
 # %% ../nbs/90_core.ipynb #c005
 def is_class_dir(p:Path # a path
@@ -35,6 +35,14 @@ def sample_bears() -> Path:
         if c.is_dir() and class_folders(c): return c
     raise FileNotFoundError("No sample bear photos found: set BEARS_DIR to a folder of class folders "
                             "(black/, grizzly/, teddy/), or gather your own with `bear_gather`.")
+
+def sample_clouds() -> Path:
+    "Folder of the sample cloud photos (5 genera ImageNet lacks, a raw scrape): `$CLOUDS_DIR`, else `shared/data/clouds` in this folder or one above it"
+    env = os.environ.get('CLOUDS_DIR')
+    cands = [Path(env)] if env else [p/'shared'/'data'/'clouds' for p in [Path.cwd(), *Path.cwd().parents]]
+    for c in cands:
+        if c.is_dir() and class_folders(c): return c
+    raise FileNotFoundError("No sample cloud photos found: set CLOUDS_DIR to a folder of class folders (Altocumulus/, Cirrus/, ...).")
 
 # %% ../nbs/90_core.ipynb #c010
 def check_label(label:str # a class name, e.g. 'grizzly'

@@ -14,7 +14,8 @@ from .imagenet import imagenet_categories
 from .bundle import model_id
 
 # %% auto #0
-__all__ = ['OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS', 'decide', 'answer', 'predict_files', 'answers_baseline']
+__all__ = ['OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS', 'decide', 'model_conf', 'answer', 'predict_files',
+           'answers_baseline']
 
 # %% ../nbs/98e_infer.ipynb #c023
 OOD_THRESHOLD = 4e-3   # ImageNet probability of our classes below which a photo "doesn't look like" them; chosen below
@@ -51,13 +52,20 @@ def decide(probs, # the model's class probabilities of one photo
         return Answer(None, best, ps, f"Not sure: {', '.join(f'{c} {p:.0%}' for c,p in ranked[:2])}. Try a clearer photo.", None, mass, far)
     return Answer(best, best, ps, f'Prediction: {best}; Probability: {ps[best]:.04f}', None, mass, far)
 
+def model_conf(model # from `load_model`, or anything with a `card`
+              ) -> float:
+    "The 'not sure' line `model`'s card chose on its out-of-fold answers (`conf_threshold`), else `CONF_THRESHOLD`"
+    c = (getattr(model, 'card', None) or {}).get('conf_threshold')
+    return CONF_THRESHOLD if c is None else float(c)
+
 def answer(model, # from `load_model`
            imgs, # photos: paths, bytes or PIL images
-           conf:float=CONF_THRESHOLD, # least probability to name a class
+           conf:float=None, # least probability to name a class (default: `model_conf(model)`)
            ood:float=OOD_THRESHOLD # least ImageNet probability of our classes
           ) -> list:
     "An `Answer` for each of `imgs`: the one decision the app, `bear_predict` and the service share"
     imap, out = getattr(model, 'imagenet_map', {}), []
+    conf = model_conf(model) if conf is None else conf
     for im in imgs:  # one photo per forward pass: on CPU that is faster than batches (bench/predict_files.py)
         im = im if isinstance(im, Image.Image) and im.mode == 'RGB' else load_image(im)
         if getattr(model, 'bank', None) is not None:  # out of domain in feature space: one forward pass, any classes
@@ -71,7 +79,7 @@ def answer(model, # from `load_model`
 # %% ../nbs/98e_infer.ipynb #c032
 def predict_files(model, # from `load_model`
                   paths, # files and folders (searched recursively for images)
-                  conf:float=CONF_THRESHOLD, # least probability to name a class
+                  conf:float=None, # least probability to name a class (default: `model_conf(model)`)
                   ood:float=OOD_THRESHOLD, # least ImageNet probability of our classes
                   log=None # a `bear_lib.log.PredictionLog` to record each answer in (source 'cli'), or None
                  ):
@@ -96,15 +104,16 @@ BASELINE_CONF_BINS = 20  # the confidence histogram in the baseline: bins of 0.0
 
 def answers_baseline(answers, # `Answer`s of the validation photos, from `answer`
                      vocab, # the model's classes
-                     measured_on:str='' # what the photos were, in words
+                     measured_on:str='', # what the photos were, in words
+                     conf:float=CONF_THRESHOLD # the "not sure" line the answers were made with
                     ) -> dict:
     "What `bear_report` compares a log against: the answers' class mix, confidence, not-sure and out-of-domain rates"
     codes = [a.code for a in answers]
-    conf = np.array([max(a.probs.values()) for a in answers], dtype=float)
+    conf_threshold, conf = conf, np.array([max(a.probs.values()) for a in answers], dtype=float)
     n = len(answers)
     return dict(n=n, mix={c: codes.count(c) for c in [*map(str, vocab), *REFUSALS]},
                 not_sure_rate=codes.count(NOT_SURE)/n if n else None, ood_rate=codes.count(NOT_A_BEAR)/n if n else None,
                 conf_deciles=[round(float(q), 4) for q in np.quantile(conf, np.linspace(0, 1, 11))] if n else [],
                 conf_hist=np.histogram(conf, BASELINE_CONF_BINS, (0, 1))[0].tolist(),
                 conf=sorted(round(float(c), 4) for c in conf),  # the sample itself, for a two-sample KS test
-                conf_threshold=CONF_THRESHOLD, ood_threshold=OOD_THRESHOLD, measured_on=measured_on)
+                conf_threshold=conf_threshold, ood_threshold=OOD_THRESHOLD, measured_on=measured_on)

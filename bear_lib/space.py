@@ -70,10 +70,11 @@ def space_model_files(model=None # a `bear_train` export (`.pkl` or `.onnx`); No
 
 # %% ../nbs/98m_space.ipynb #sp014
 def space_card(card:dict, # a loaded model's `card`
-               conf:float=CONF_THRESHOLD, # the "not sure" threshold the Space uses
+               conf:float=None, # the "not sure" threshold the Space uses (default: the card's `conf_threshold`, else `CONF_THRESHOLD`)
                ood:float=OOD_THRESHOLD # the ImageNet "not a bear" threshold
               ) -> str:
     "The model card as a Markdown table: `bear_lib.bundle.card_rows`"
+    conf = card.get('conf_threshold', CONF_THRESHOLD) if conf is None else conf
     return '| model card | |\n|---|---|\n' + ''.join(f"| {k} | {v.replace('|', '/')} |\n" for k,v in card_rows(card, conf, ood))
 
 # %% ../nbs/98m_space.ipynb #sp016

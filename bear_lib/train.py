@@ -12,7 +12,7 @@ from fastai.vision.all import *
 from .core import sha256, progress, plain_learner
 from .data import bear_dls, ShiftAug, get_bear_files
 from .backbones import get_backbone, weights_source
-from .scores import unit, calibrate, fit_temperature, knn_distance, ood_threshold, OOD_K, OOD_QUANTILE
+from .scores import unit, pick_conf_threshold, calibrate, fit_temperature, knn_distance, ood_threshold, OOD_K, OOD_QUANTILE
 from .onnx import onnx_preprocess
 from .imagenet import ImageNetBears, imagenet_map, imagenet_categories, imagenet_probs
 from .bundle import write_bundle, versions
@@ -21,8 +21,8 @@ from .evaluate import learner_probs, evaluate_files, evaluate_folder, error_summ
 from .features import photo_features, head_candidates, cv_heads, best_head, fit_chosen, head_learner
 
 # %% auto #0
-__all__ = ['imagenet_head', 'train', 'train_features', 'save_plots', 'cross_validate', 'head_oof', 'dataset_hash', 'dataset_path',
-           'feature_bank', 'validation_baseline', 'export_model']
+__all__ = ['MIN_COVERAGE', 'imagenet_head', 'train', 'train_features', 'save_plots', 'cross_validate', 'head_oof', 'dataset_hash',
+           'dataset_path', 'feature_bank', 'validation_baseline', 'conf_line', 'export_model']
 
 # %% ../nbs/98g_train.ipynb #c005
 def imagenet_head(arch:str, # backbone name
@@ -48,11 +48,11 @@ def train(path, # a dataset: a folder of class folders
           shift_aug:float=0.2, # probability of each `ShiftAug` shift (greyscale, dark, low resolution) per photo; 0 for none
           label_smoothing:float=0., # label smoothing of the cross-entropy loss
           cbs=None, # extra callbacks
-          recipe:str='fine_tune', # 'fine_tune': the options above; 'features': a linear head on the frozen body's cached features, chosen by cross-validation (`train_features`)
+          recipe:str='features', # 'features': a linear head on the frozen body's cached features, chosen by cross-validation (`train_features`; the options above but `arch`, `size`, `bs` and `seed` don't apply); 'fine_tune': the chapter's `vision_learner` and `fine_tune` with them
           folds:int=5, # with `recipe='features'`: folds of the cross-validation that chooses the head
           **kwargs # passed to `bear_dls` (e.g. `splitter`)
          ) -> Learner:
-    "Fine-tune an ImageNet `arch` on the class folders of `path` (the recipe cross-validation chose; see `02a_evaluate`)"
+    "Train a classifier on the class folders of `path`: a head chosen on cached features, or the chapter's fine-tune (see `02a_evaluate`)"
     if recipe == 'features': return train_features(path, arch or 'mobilenet_v2', size, bs, seed, folds, kwargs.get('splitter'))
     if recipe != 'fine_tune': raise ValueError(f"recipe must be 'fine_tune' or 'features', not {recipe!r}")
     set_seed(seed, reproducible=True)
@@ -157,38 +157,14 @@ def cross_validate(path, # a dataset: a folder of class folders
     return pd.concat(out, ignore_index=True)
 
 # %% ../nbs/98g_train.ipynb #oof101
-@delegates(train, but=['shift_aug', 'freeze_body', 'splitter'])
-def head_oof(path, # a dataset: a folder of class folders whose names ImageNet has (the frozen-body recipe)
+def head_oof(path, # a dataset: a folder of class folders
              folds:int=5, # how many folds
-             seed:int=42, # seed of the folds and of each head's training
-             epochs:int=3, # epochs of each head
-             lr:float=None, # learning rate (default: `train`'s)
-             bs:int=32, # batch size
-             **kwargs # passed to `train` (e.g. `arch`, `size`)
+             seed:int=42, # seed of the folds
+             arch:str='mobilenet_v2', # backbone name
+             size:int=224 # image size
             ) -> pd.DataFrame: # out-of-fold predictions, as `preds_frame` makes them
-    "Out-of-fold predictions of `train`'s frozen-body recipe without augmentation: the body's features once, the head fitted per fold"
-    import copy, torch.nn.functional as F
-    learn = train(path, epochs=0, seed=seed, bs=bs, shift_aug=0, **kwargs)  # the recipe's learner, untrained
-    if not learn.bear_meta['freeze_body']: raise ValueError("`head_oof` needs the frozen-body recipe (class names ImageNet has); use `cross_validate`")
-    lr, vocab = lr or learn.bear_meta['lr'], list(learn.dls.vocab)
-    fns = get_bear_files(path); labels = fns.map(parent_label)
-    body, lin0 = learn.model[0].eval(), learn.model[1][-1]  # the head: pool, flatten, dropout, then this linear layer
-    with torch.no_grad(): X = torch.cat([body(b[0]).mean((2, 3)) for b in learn.dls.test_dl(fns)])
-    y, fold = torch.tensor([vocab.index(l) for l in labels]), stratified_folds(labels, folds, seed)
-    probs = np.zeros((len(fns), len(vocab)))
-    for k in range(folds):
-        tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
-        torch.manual_seed(seed)
-        lin = copy.deepcopy(lin0)
-        opt = torch.optim.AdamW(lin.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.99))  # fastai's defaults
-        n = len(tr) // bs  # full batches, as fastai's training loader drops the last partial one
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(epochs*n, 1))
-        for _ in range(epochs):
-            for i in torch.randperm(len(tr))[:n*bs].split(bs):
-                loss = F.cross_entropy(lin(F.dropout(X[tr][i], 0.2)), y[tr][i])
-                opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-        with torch.no_grad(): probs[te] = lin(X[te]).softmax(1).numpy()
-    return preds_frame(fns, labels, probs, vocab, fold)
+    "Out-of-fold predictions of every photo in `path` by `train`'s features recipe: the chosen head, fitted on the other folds' cached features"
+    return train_features(path, arch, size, seed=seed, folds=folds).bear_oof
 
 # %% ../nbs/98g_train.ipynb #c019
 def dataset_hash(fns, # the dataset's files
@@ -240,7 +216,20 @@ def validation_baseline(learn:Learner, # a trained learner
     ans = answer(_LearnerAnswers(learn, imap, T, bank, ood), learn.dls.valid_ds.items)  # the app's decision, photo by photo
     return answers_baseline(ans, learn.dls.vocab, f'the validation set ({len(ans)} photos), with bear_lib.infer.answer')
 
-def _oof_bank_baseline(learn, oof, p, T, ood, k=OOD_K, q=OOD_QUANTILE):
+MIN_COVERAGE = 0.5  # below this share of its own photos answered, `bear_train` says the model is of little use
+
+def conf_line(p, # calibrated out-of-fold probabilities, n × classes
+              y, # true class indices
+              precision:float=0.9 # the share of answers that must be right
+             ) -> dict: # conf_threshold, precision_target, coverage (share answered), precision (measured)
+    "The lowest 'not sure' line at which the out-of-fold answers are `precision` right (`pick_conf_threshold`), and the share it answers"
+    conf, right = np.asarray(p).max(1), np.asarray(p).argmax(1) == np.asarray(y)
+    t = pick_conf_threshold(conf, right, precision)
+    k = conf >= t
+    return dict(conf_threshold=t, precision_target=precision, coverage=round(float(k.mean()), 4),
+                precision=round(float(right[k].mean()), 4) if k.any() else None)
+
+def _oof_bank_baseline(learn, oof, p, T, ood, conf, k=OOD_K, q=OOD_QUANTILE):
     "The features recipe's bank (its cached features, unit length), out-of-domain threshold and baseline: from out-of-fold answers, no forward pass"
     vocab = list(learn.dls.vocab)
     if not ood or len(oof) < 2: bank, entry, far = None, None, [None]*len(oof)
@@ -250,14 +239,15 @@ def _oof_bank_baseline(learn, oof, p, T, ood, k=OOD_K, q=OOD_QUANTILE):
         entry = dict(k=k, quantile=q, threshold=round(ood_threshold(b, None, k, q), 5), n_bank=len(bank), n_valid=0)
         far = knn_distance(b, b, k, loo=True)  # each photo against the others, as a photo the model never saw
     pc = calibrate(p, T)
-    ans = [decide(pc[i], vocab, far=None if far[i] is None else float(far[i]), max_far=entry and entry['threshold']) for i in range(len(oof))]
-    return bank, entry, answers_baseline(ans, vocab, f'out-of-fold answers on all {len(ans)} photos, with bear_lib.infer.decide')
+    ans = [decide(pc[i], vocab, conf=conf, far=None if far[i] is None else float(far[i]), max_far=entry and entry['threshold']) for i in range(len(oof))]
+    return bank, entry, answers_baseline(ans, vocab, f'out-of-fold answers on all {len(ans)} photos, with bear_lib.infer.decide', conf)
 
 def export_model(learn:Learner, # a trained learner
                  fname='export.pkl', # where to save it; the ONNX file, the feature bank and the card go beside it (`bear_lib.bundle`)
                  onnx:bool=True, # also write the ONNX file (skipped, with a warning, when a transform has no numpy version)
                  ood:bool=True, # also write the training photos' embeddings (`.bank.npy`) for the out-of-domain check in feature space
-                 test=None # a folder of class folders the model never trained on: its error rate and size go into the card
+                 test=None, # a folder of class folders the model never trained on: its error rate and size go into the card
+                 precision:float=0.9 # the features recipe: the share of its answers that must be right, which sets its "not sure" line (`conf_line`)
                 ) -> Path: # the path of the card
     "Compute `learn`'s model card and write its bundle (`bear_lib.bundle.write_bundle`): pickle, ONNX, feature bank and card, all or none"
     meta, path = dict(getattr(learn, 'bear_meta', {})), dataset_path(learn)
@@ -277,11 +267,12 @@ def export_model(learn:Learner, # a trained learner
         with learn.no_bar(), learn.no_logging(): p,y = learn.get_preds(ds_idx=1)
         p, y = p.numpy(), y.numpy()
     card['temperature'] = fit_temperature(p, y) if len(y) else None  # on photos the model (or its fold's) never trained on
+    if oof is not None: card.update(conf_line(calibrate(p, card['temperature']), y, precision))
     if test is not None:
         s = error_summary(evaluate_folder(_LearnerAnswers(learn, {}, card['temperature']), test))
         card.update(test_error_rate=s['error_rate'], n_test=s['n'], test_ci95=s['ci95'], test_dataset=Path(test).resolve().name)
     if oof is not None:
-        bank, card['ood'], card['baseline'] = _oof_bank_baseline(learn, oof, p, card['temperature'], ood)
+        bank, card['ood'], card['baseline'] = _oof_bank_baseline(learn, oof, p, card['temperature'], ood, card['conf_threshold'])
     else:
         bank,card['ood'] = feature_bank(learn) if ood and len(learn.dls.train_ds) >= 2 else (None, None)
         card['baseline'] = validation_baseline(learn, card['temperature'], bank, card['ood'])

@@ -42,7 +42,7 @@ for f in rng.sample(fns, a.plant):
     shutil.move(f, dest); planted.add(dest.resolve())
 print(f"{len(fns)} photos, {len(planted)} moved into a wrong class folder")
 
-learn = train(root, **recipe)
+learn = train(root, **{'recipe': 'fine_tune', **recipe})  # the cleaner's page ranks a fine-tuned learner's validation set
 before = top_losses(learn, root)
 caught_before = sum((root/f).resolve() in planted for f in before.file.head(a.page))
 oof = cross_validate(root, a.folds, **recipe)

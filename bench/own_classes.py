@@ -10,7 +10,8 @@ and is judged on the third, which it never saw (copies in a temporary folder):
   min_scale=0.5)` and `aug_transforms()`, batches of 64, 20% of the training photos for its validation set, `learn.export()`;
 - logistic regression (scikit-learn's defaults, on standardised features) on the frozen body's pooled features of a centre crop.
 
-For each: the error over all held-out photos with its 95% Wilson interval, and the wall time from photos to a model (features
+First, the heads the features recipe chooses among (and a few more), on both backbones: 5-fold cross-validation on cached
+features, the error and log loss of each (`--candidates-only` stops there). Then, for each candidate above: the error over all held-out photos with its 95% Wilson interval, and the wall time from photos to a model (features
 included), summed over the folds. Prints `ratio=` features error / the best baseline's error on the clouds (goal <= 1.0), then
 `time_ratio=` features time / the book's time on the clouds (goal <= 0.35).
 
@@ -71,6 +72,28 @@ def logistic(train_fns, held, tmp, size):
     secs = time.time() - t
     return m.predict_proba(photo_features(held, 'mobilenet_v2', size)), list(m.classes_), secs, 'C=1'
 
+def candidates(images, size, quick):
+    "The heads `train`'s features recipe could choose from, and others: 5-fold cross-validated on cached features (seed 42), two backbones"
+    import pandas as pd
+    from bear_lib.data import get_bear_files
+    from bear_lib.features import photo_features, head_candidates, cv_heads
+    from bear_lib.imagenet import imagenet_map
+    fns = sorted(get_bear_files(images))
+    if quick: fns = [f for c in sorted({f.parent.name for f in fns}) for f in [g for g in fns if g.parent.name == c][:8]]
+    labels = [f.parent.name for f in fns]; vocab = sorted(set(labels))
+    rows = []
+    for arch in ('mobilenet_v2', 'efficientnet_lite0'):
+        t = time.time(); X = photo_features(fns, arch, size); secs = time.time() - t
+        cands = {f'logistic regression, wd {wd:g}': dict(wd=wd) for wd in (0.01, 0.1, 1., 3., 10.)}
+        if imagenet_map({}, vocab): cands.update({k: v for k, v in head_candidates(vocab, arch).items() if 'ImageNet' in k})
+        table, _ = cv_heads(X, labels, vocab, cands, arch, 3 if quick else 5, 42)
+        table.insert(0, 'backbone', arch); table['features_s'] = round(secs, 1)
+        rows.append(table)
+    df = pd.concat(rows, ignore_index=True)
+    print(f"\n{Path(images).name}: heads on cached features, {'3' if quick else '5'}-fold cross-validation (seed 42), {len(fns)} photos")
+    print(df.drop(columns=['n', 'ci95']).to_string(index=False, float_format=lambda x: f'{x:.3f}'), flush=True)
+    return df
+
 def run(images, folds, size, epochs, quick):
     from bear_lib.data import get_bear_files
     from bear_lib.evaluate import stratified_folds, wilson_interval
@@ -106,6 +129,7 @@ if __name__ == '__main__':
     p.add_argument('--clouds', default=str(here.parent/'shared'/'data'/'clouds'))
     p.add_argument('--bears', default=os.environ.get('BEARS_DIR') or str(here.parent/'shared'/'data'/'bears'))
     p.add_argument('--quick', action='store_true', help='8 photos a class, 64 px, fine_tune(1): that it runs, not what it finds')
+    p.add_argument('--candidates-only', action='store_true', help="only the table of heads on cached features (a minute once the features are cached)")
     a = p.parse_args()
     import torch
     torch.set_num_threads(1 if a.quick else 2)
@@ -113,6 +137,8 @@ if __name__ == '__main__':
     t0 = time.time()
     saved = os.environ.get('BEAR_CACHE')
     try:
+        for d in (a.clouds, a.bears): candidates(d, size, a.quick)
+        if a.candidates_only: raise SystemExit(0)
         res = {name: run(d, 3, size, epochs, a.quick) for name, d in (('clouds', a.clouds), ('bears', a.bears))}
     finally:
         if saved is None: os.environ.pop('BEAR_CACHE', None)

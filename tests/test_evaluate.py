@@ -43,11 +43,11 @@ def test_head_oof_finds_a_planted_label_error(dataset):
     from bear_lib.testing import toy_dataset
     teddy = sorted((dataset/'teddy').glob('*.jpg'))[0]
     planted = shutil.move(teddy, dataset/'grizzly'/teddy.name)
-    oof = head_oof(dataset, folds=2, size=64, bs=4)
+    oof = head_oof(dataset, folds=2, size=64)
     assert sorted(oof.file) == sorted(str(f) for f in dataset.glob('*/*.jpg'))
     assert (oof.groupby('fold').label.value_counts().min()) >= 3  # stratified: each fold holds several photos of each class
     assert np.allclose(oof.filter(like='p_').sum(axis=1), 1, atol=1e-5)
     grizzly = oof[oof.label == 'grizzly'].sort_values('loss', ascending=False)
     assert grizzly.file.iloc[0] == str(planted), grizzly.head(3)
-    with pytest.raises(ValueError, match='frozen-body'):  # class names ImageNet hasn't: no frozen body to reuse
-        head_oof(toy_dataset(dataset.parent/'pets', classes=('cat', 'dog'), size=32), folds=2, size=32, bs=2)
+    pets = head_oof(toy_dataset(dataset.parent/"pets", classes=("cat", "dog"), size=32), folds=2, size=32)  # class names ImageNet hasn't: the same cached-feature path
+    assert len(pets) == len(list((dataset.parent/"pets").glob("*/*"))) and set(pets.label) == {"cat", "dog"}

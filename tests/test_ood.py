@@ -38,7 +38,7 @@ def test_classes_imagenet_does_not_have(bears, tmp_path):
     import_folder(bears, tmp_path/'b', n_per_class=40)
     data = tmp_path/'data'; data.mkdir()
     for c,new in zip(sorted(IMAGENET_BEARS), ['alpha', 'beta', 'gamma']): shutil.move(tmp_path/'b'/c, data/new)
-    export_model(train(data, epochs=1, size=96), tmp_path/'m.pkl')  # the fallback recipe: fastai's head, fine_tune (a few seconds)
+    export_model(train(data, recipe='fine_tune', epochs=1, size=96), tmp_path/'m.pkl')  # the chapter's recipe: fastai's head, fine_tune (a few seconds)
     m = load_model(tmp_path/'m.pkl')
     assert m.imagenet_map == {} and m.bank is not None
     ood = answer(m, list(ood_images().values()))
