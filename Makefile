@@ -89,7 +89,7 @@ test: setup  ## everything CI runs
 	$(MAKE) -j3 -O pytest loadtest bench
 
 # the notebooks of the main path, committed with their outputs (as fastai's are); `make outputs` refreshes them, then commit
-MAIN_NBS := index 00_practice 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 11_deploy 12_questionnaire
+MAIN_NBS := index 00_practice 01_data 02_train 02a_evaluate 03_clean 04_infer 05_app 06_cli 07_log 08_serve 09_review 11_deploy 12_questionnaire
 # and the two after it that show a result: the drift report on shifted bears, the Space's folder
 OUT_NBS := $(MAIN_NBS) 10_report 11a_space
 outputs: setup  ## run the main-path notebooks and those two (with their slow cells) and write their outputs into them (tools/run_nb.py)

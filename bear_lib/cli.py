@@ -149,7 +149,7 @@ def _summary_text(name:str, s:dict) -> str:
     "One model's error summary in words: errors, photos, rate, interval and confusion matrix"
     import pandas as pd
     cm = pd.DataFrame(s['confusion']).T.rename_axis(index='true \\ predicted')
-    return (f"{name}: {s['errors']}/{s['n']} wrong, error {s['error_rate']:.2%} (95% {s['interval']} interval "
+    return (f"{name}: {s['errors']}/{s['n']} wrong, error {s['error_rate']:.2%} ({s['interval']} interval "
             f"{s['ci95'][0]:.2%} to {s['ci95'][1]:.2%}), ECE {s['ece']:.3f}\n{cm.to_string()}")
 
 @_dashed

@@ -13,13 +13,17 @@ LOCAL = ('/work/', '/home/', '/tmp/', '/root/', '/var/folders/', tempfile.gettem
 FIGURES = {
     'index.ipynb': ['c003'],
     '00_practice.ipynb': ['pr005', 'pr008', 'pr010', 'pr017'],
-    '01_data.ipynb': ['bk006', 'bk008', 'c010', 'c014', 'c015', 'c017', 'c019', 'c021'],
+    '01_data.ipynb': ['bk000f', 'bk006', 'bk008', 'c010', 'c014', 'c015', 'c017', 'c019', 'c021'],
     '02_train.ipynb': ['bk101', 'bk103', 'bk104', 'c009', 'c015', 'oof103b', 'oof105'],
     '03_clean.ipynb': ['bk202', 'cl304', 'cl306', 'cl308', 'c045'],
     '04_infer.ipynb': ['c030'],
     '05_app.ipynb': ['bk406', 'bk407'],
+    '06_cli.ipynb': ['cl005', 'cl007', 'cl011'],
+    '07_log.ipynb': ['lg107', 'lg111'],
+    '08_serve.ipynb': ['sv105', 'sv115'],
+    '09_review.ipynb': ['rv103', 'rv107'],
     '11_deploy.ipynb': ['dp003', 'dp005', 'dp008', 'dp010', 'dp011', 'dp013'],
-    '10_report.ipynb': ['rp027', 'rp031', 'rp033'],
+    '10_report.ipynb': ['rp027', 'rp031', 'rp033', 'rp033s'],
 }
 
 def notebooks(): return sorted(NBS.glob('*.ipynb'))
