@@ -12,7 +12,7 @@ needs('train', 'bear_lib.features')  # before the imports: a missing extra is on
 import torch, torch.nn.functional as F
 from fastcore.all import *
 from fastai.vision.learner import create_body, model_meta
-from .core import sha256
+from .core import sha256, progress
 from .settings import cache_dir
 from .images import load_image
 from .onnx import preprocess, onnx_preprocess
@@ -23,7 +23,7 @@ from .evaluate import stratified_folds, wilson_interval, preds_frame
 
 # %% auto #0
 __all__ = ['FEATURES_VERSION', 'feature_pre', 'frozen_body', 'feature_dim', 'imagenet_rows', 'photo_features', 'fit_head',
-           'head_probs', 'head_candidates', 'fit_chosen', 'cv_heads', 'best_head', 'head_learner']
+           'head_probs', 'head_candidates', 'default_arch', 'fit_chosen', 'cv_heads', 'best_head', 'head_learner']
 
 # %% ../nbs/98fa_features.ipynb #ft005
 FEATURES_VERSION = 1  # bump when what a cached vector means changes: the cache's folder name carries it
@@ -93,8 +93,7 @@ def photo_features(fns, # photo files
                    arch:str='mobilenet_v2', # backbone name
                    size:int=224, # image size
                    bs:int=32, # photos per forward pass
-                   cache:bool=True, # read and write the cache (`bear_lib.settings.cache_dir()/features`)
-                   progress=None # wraps the batches, e.g. fastprogress's `progress_bar`
+                   cache:bool=True # read and write the cache (`bear_lib.settings.cache_dir()/features`)
                   ) -> np.ndarray: # n × d float32
     "The frozen body's output of each photo, averaged over the image: from the cache when the same bytes were seen with the same weights"
     body, pre, d = frozen_body(arch), feature_pre(arch, size), feature_dim(arch)
@@ -108,7 +107,7 @@ def photo_features(fns, # photo files
         else: out[i] = x
     batches = [todo[i:i+bs] for i in range(0, len(todo), bs)]
     with torch.inference_mode():
-        for b in (progress(batches) if progress else batches):
+        for b in progress(batches, what=f'features {arch}', unit='batches of new photos'):  # a bar on a terminal, else one log line
             x = torch.from_numpy(np.stack([preprocess(load_image(fns[i]), pre) for i in b]))
             f = body(x).mean((2, 3)).numpy()
             for i,v in zip(b, f):
@@ -139,7 +138,10 @@ def fit_head(X, # features, n × d
         loss = F.cross_entropy(Z @ W + b, y) + wd * ((W - A)**2).sum()
         loss.backward()
         return loss
-    opt.step(closure)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: one thread is as fast, and the same sums every time (two threads under load were 20x slower and changed the fit)
+    try: opt.step(closure)
+    finally: torch.set_num_threads(threads)
     with torch.no_grad(): Wr = W / sd[:, None]; br = b - mu @ Wr  # back onto the raw features
     return Wr.numpy(), br.numpy()
 
@@ -155,13 +157,16 @@ def head_probs(X, # features, n × d
 def head_candidates(vocab, # the class names
                     arch:str='mobilenet_v2' # backbone name
                    ) -> dict: # name → keyword arguments of `fit_head` (`zero_shot=True`: ImageNet's rows as they are)
-    "The heads worth cross-validating for `vocab`: logistic regression at three strengths, and ImageNet's rows where it has every class"
-    out = {f'logistic regression, wd {wd:g}': dict(wd=wd) for wd in (0.1, 1., 3.)}
-    imap = imagenet_map({}, vocab)
-    if imap:
-        out['ImageNet rows (zero-shot)'] = dict(zero_shot=True)
-        out['logistic regression from ImageNet rows, wd 10'] = dict(wd=10., anchor=True)
-    return out
+    "The heads worth cross-validating for `vocab`: ImageNet's rows and heads pulled toward them where it has every class, else logistic regression at three strengths"
+    if imagenet_map({}, vocab):  # the head start: the zero-shot model, and how far the photos may move it
+        return {'ImageNet rows (zero-shot)': dict(zero_shot=True),
+                **{f'logistic regression from ImageNet rows, wd {wd:g}': dict(wd=wd, anchor=True) for wd in (10., 1.)}}
+    return {f'logistic regression, wd {wd:g}': dict(wd=wd) for wd in (0.1, 1., 3.)}
+
+def default_arch(vocab # the class names
+                ) -> str:
+    "The backbone for `vocab`: EfficientNet-Lite0 where ImageNet has every class (its rows find the mislabelled bears), else MobileNetV2 (half the time)"
+    return 'efficientnet_lite0' if imagenet_map({}, vocab) else 'mobilenet_v2'
 
 # %% ../nbs/98fa_features.ipynb #ft017
 def _fit(X, y, vocab, arch, kw):

@@ -12,6 +12,7 @@ from .images import BadImage, load_image, image_files
 from .answers import Answer, NOT_SURE, NOT_A_BEAR, REFUSALS
 from .imagenet import imagenet_categories
 from .bundle import model_id
+from .core import progress  # a bar on a terminal, one log line elsewhere (and in the core install, which has no fastprogress)
 
 # %% auto #0
 __all__ = ['OOD_THRESHOLD', 'CONF_THRESHOLD', 'BASELINE_CONF_BINS', 'decide', 'model_conf', 'answer', 'predict_files',
@@ -85,7 +86,6 @@ def predict_files(model, # from `load_model`
                  ):
     "A DataFrame of the `answer` for each file: `file`, `answer`, `label`, `probability`, `text` and a `p_` column per class"
     import time, pandas as pd
-    from bear_lib.core import progress  # a bar on a terminal, one log line elsewhere (and in the core install, which has no fastprogress)
     rows, mid = [], None
     if log is not None: mid = model_id(model)
     for f in progress(image_files(paths), what='predict', unit='files'):

@@ -18,7 +18,7 @@ from .imagenet import ImageNetBears, imagenet_map, imagenet_categories, imagenet
 from .bundle import write_bundle, versions
 from .infer import answer, decide, answers_baseline
 from .evaluate import learner_probs, evaluate_files, evaluate_folder, error_summary, stratified_folds, preds_frame, plot_confusion, plot_top_losses
-from .features import photo_features, head_candidates, cv_heads, best_head, fit_chosen, head_learner
+from .features import photo_features, head_candidates, default_arch, cv_heads, best_head, fit_chosen, head_learner
 
 # %% auto #0
 __all__ = ['MIN_COVERAGE', 'imagenet_head', 'train', 'train_features', 'save_plots', 'cross_validate', 'head_oof', 'dataset_hash',
@@ -53,7 +53,7 @@ def train(path, # a dataset: a folder of class folders
           **kwargs # passed to `bear_dls` (e.g. `splitter`)
          ) -> Learner:
     "Train a classifier on the class folders of `path`: a head chosen on cached features, or the chapter's fine-tune (see `02a_evaluate`)"
-    if recipe == 'features': return train_features(path, arch or 'mobilenet_v2', size, bs, seed, folds, kwargs.get('splitter'))
+    if recipe == 'features': return train_features(path, arch, size, bs, seed, folds, kwargs.get('splitter'))
     if recipe != 'fine_tune': raise ValueError(f"recipe must be 'fine_tune' or 'features', not {recipe!r}")
     set_seed(seed, reproducible=True)
     dls = bear_dls(path, bs=bs, size=size, seed=seed, batch_tfms=[ShiftAug(shift_aug)] if shift_aug else None, **kwargs)
@@ -76,7 +76,7 @@ def train(path, # a dataset: a folder of class folders
 
 # %% ../nbs/98g_train.ipynb #tf-def
 def train_features(path, # a dataset: a folder of class folders
-                   arch:str='mobilenet_v2', # backbone name
+                   arch:str=None, # backbone name (default: `default_arch` of the classes)
                    size:int=224, # image size
                    bs:int=32, # batch size of the `Learner`'s `DataLoaders`
                    seed:int=42, # seed of the folds
@@ -85,11 +85,14 @@ def train_features(path, # a dataset: a folder of class folders
                   ) -> Learner:
     "A linear head on `arch`'s frozen features, chosen among `head_candidates` by cross-validation on the photos of `path`"
     start = time.time()
+    if not Path(path).is_dir(): raise FileNotFoundError(f"No dataset at {path}: pass a folder of class folders, e.g. bears/grizzly/*.jpg")
     fns = get_bear_files(path)
     if splitter is not None: fns = L(fns[i] for i in splitter(fns)[0])  # the training photos only
     labels = [parent_label(f) for f in fns]; vocab = sorted(set(labels))
-    if len(vocab) < 2: raise ValueError(f"{path} has {len(vocab)} class folder(s) with images; a classifier needs at least 2")
+    if len(vocab) < 2: raise ValueError(f"{path} has {len(vocab)} class folder(s) with images; a classifier needs at least 2 "
+                                        f"(e.g. {path}/black, {path}/grizzly). Run `bear_gather` first.")
     folds = max(2, min(folds, min(labels.count(v) for v in vocab)))  # every fold holds each class
+    arch = arch or default_arch(vocab)
     X = photo_features(fns, arch, size)
     cands = head_candidates(vocab, arch)
     table, oof = cv_heads(X, labels, vocab, cands, arch, folds, seed)
@@ -160,7 +163,7 @@ def cross_validate(path, # a dataset: a folder of class folders
 def head_oof(path, # a dataset: a folder of class folders
              folds:int=5, # how many folds
              seed:int=42, # seed of the folds
-             arch:str='mobilenet_v2', # backbone name
+             arch:str=None, # backbone name (default: `default_arch` of the classes)
              size:int=224 # image size
             ) -> pd.DataFrame: # out-of-fold predictions, as `preds_frame` makes them
     "Out-of-fold predictions of every photo in `path` by `train`'s features recipe: the chosen head, fitted on the other folds' cached features"

@@ -15,8 +15,10 @@ def _lines(stdout):
 def test_train_export(trained):
     card = json.loads(trained.with_suffix('.json').read_text())
     assert card['vocab'] == ['black', 'grizzly', 'teddy']
-    assert card['n_train'] + card['n_valid'] == 371 and card['n_valid'] == 74
+    assert card['n_train'] == 371 and card['n_valid'] == 0  # the features recipe: every photo in training, measured by cross-validation
+    assert card['cv']['folds'] == 5 and card['cv']['n'] == 371 and card['recipe'] in {r['candidate'] for r in card['cv']['candidates']}
     assert card['error_rate'] <= 0.05, card['error_rate']
+    assert card['error_rate'] == min(r['error_rate'] for r in card['cv']['candidates'] if r['candidate'] == card['recipe'])
     assert card['arch'] == 'efficientnet_lite0'  # the default for class names ImageNet has
     onnx = trained.with_suffix('.onnx')
     assert onnx.stat().st_size > 1_000_000 and card['onnx']['file'] == onnx.name

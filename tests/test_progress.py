@@ -15,7 +15,7 @@ def test_train_predict_log(tmp_path, bears):
     from bear_lib.gather import import_folder
     import_folder(bears, tmp_path/'ds', n_per_class=8)
     text = _logged(tmp_path/'train.log', 'bear_train', '--images', tmp_path/'ds', '--out', tmp_path/'m'/'export.pkl',
-                   '--epochs', 2, '--size', 64, '--bs', 8, cwd=tmp_path)
+                   '--recipe', 'fine_tune', '--epochs', 2, '--size', 64, '--bs', 8, cwd=tmp_path)
     assert '\r' not in text and '█' not in text, text[:3000]
     epochs = re.findall(r'^.* INFO bear_lib\.core: epoch (\d)/2: train_loss [\d.]+, valid_loss [\d.]+, error_rate [\d.]+, time \d\d:\d\d$', text, re.M)
     assert epochs == ['1', '2'], text  # the head only (the classes are ImageNet's): one fit of 2 epochs, a line each

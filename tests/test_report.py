@@ -92,7 +92,8 @@ def test_trained_export_has_baseline(trained, tmp_path, bear_files):
     "bear_train's sidecar carries the validation baseline, measured with the app's decision, and the report uses it"
     card = json.loads(trained.with_suffix('.json').read_text())
     b = card['baseline']
-    assert b['n'] == card['n_valid'] == len(b['conf']) and sum(b['mix'].values()) == b['n']
+    assert b['n'] == card['cv']['n'] == len(b['conf']) and sum(b['mix'].values()) == b['n']  # out-of-fold answers of every photo
+    assert b['conf_threshold'] == card['conf_threshold']
     assert set(b['mix']) == {*card['vocab'], 'not_sure', 'not_a_bear'} and b['conf_deciles'] == sorted(b['conf_deciles'])
     m = load_model(trained)
     assert model_baseline(m) == b
