@@ -9,23 +9,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
-from bear_lib.testing import BIN
+from bear_lib.testing import BIN, run_logged
 
 CLOUDS = Path(os.environ.get('BEARS_DIR', '../shared/data/bears')).resolve().parent/'clouds'
 GENERA = ['Altocumulus', 'Cirrus', 'Cumulonimbus', 'Cumulus', 'Stratus']
 
-def _logged(log, *args, cwd) -> str:
-    "Run a console script with its standard output and error redirected to the file `log`, as `cmd > log 2>&1` does; the file's text"
-    with open(log, 'wb') as f: r = subprocess.run([str(BIN/args[0]), *map(str, args[1:])], stdout=f, stderr=subprocess.STDOUT, cwd=cwd, timeout=600)
-    text = Path(log).read_text()
-    assert r.returncode == 0, text
-    return text
 
 @pytest.mark.skipif(not CLOUDS.is_dir(), reason='no shared/data/clouds beside the bears')
 def test_gather_clouds_report(tmp_path):
     "A summary of a few lines, not a line per group; the CSV lists each duplicate file once, with the counts of the clouds"
     ds = tmp_path/'clouds'
-    text = _logged(tmp_path/'gather.log', 'bear_gather', '--from-folder', CLOUDS, '--dest', ds, cwd=tmp_path)
+    text = run_logged(tmp_path/'gather.log', 'bear_gather', '--from-folder', CLOUDS, '--dest', ds, cwd=tmp_path)
     assert '\r' not in text, text[:2000]  # no bar redraws in a log
     for g in GENERA: assert len(re.findall(rf'^.* download {g}: 150 files in \d+\.\d s$', text, re.M)) == 1, text
     assert len(re.findall(r'^.* hash clouds: 750 photos in \d+\.\d s$', text, re.M)) == 1, text
@@ -45,7 +39,7 @@ def test_gather_clouds_report(tmp_path):
     with Image.open(ds/'_duplicates.png') as im: assert im.format == 'PNG' and im.height > 8*100
     # a second run writes a new report beside the first, which stays as it was
     before = (ds/'_duplicates.csv').read_bytes()
-    text = _logged(tmp_path/'gather2.log', 'bear_gather', '--from-folder', CLOUDS, '--dest', ds, cwd=tmp_path)
+    text = run_logged(tmp_path/'gather2.log', 'bear_gather', '--from-folder', CLOUDS, '--dest', ds, cwd=tmp_path)
     assert (ds/'_duplicates.csv').read_bytes() == before and (ds/'_duplicates (1).csv').is_file() and (ds/'_duplicates (1).png').is_file()
     assert f"{ds/'_duplicates (1).csv'}" in text, text
 
@@ -59,7 +53,7 @@ def test_gather_dedupe_planted(tmp_path, bears):
     with Image.open(g[0]) as im: im.resize((im.width*3//4, im.height*3//4)).save(src/'grizzly'/'smaller.jpg', quality=70)
     shutil.copy(g[1], src/'black'/'filed_twice.jpg')
     ds = tmp_path/'ds'
-    text = _logged(tmp_path/'gather.log', 'bear_gather', '--from-folder', src, '--dest', ds, '--dedupe', cwd=tmp_path)
+    text = run_logged(tmp_path/'gather.log', 'bear_gather', '--from-folder', src, '--dest', ds, '--dedupe', cwd=tmp_path)
     assert '\r' not in text and '2 groups of duplicates, 4 files:' in text and '  black & grizzly: 1\n' in text, text
     assert '1 copy within a class moved to _quarantine' in text, text
     df = pd.read_csv(ds/'_duplicates.csv', keep_default_na=False)

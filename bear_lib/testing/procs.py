@@ -15,9 +15,9 @@ from ..core import sha256
 from ..space import source_tree, space_wheel
 
 # %% auto #0
-__all__ = ['BIN', 'free_port', 'log_tail', 'wait_http', 'run', 'stop_app', 'server_logs', 'serve_cmd', 'start_app', 'start_serve',
-           'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels', 'checkout',
-           'venv_env', 'build_wheel', 'venv_pip', 'fresh_venv']
+__all__ = ['BIN', 'free_port', 'log_tail', 'wait_http', 'run', 'run_logged', 'stop_app', 'server_logs', 'serve_cmd', 'start_app',
+           'start_serve', 'bear_photos', 'workers_of', 'post_many', 'check_logged_once', 'live_kernels', 'wait_kernels',
+           'checkout', 'venv_env', 'build_wheel', 'venv_pip', 'fresh_venv']
 
 # %% ../../nbs/99c_procs.ipynb #t004
 BIN = Path(sys.executable).parent  # this venv's console scripts
@@ -58,6 +58,17 @@ def run(*args, # a console script of this venv and its arguments
     r = subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd, timeout=timeout)
     if check: assert r.returncode == 0, r.stdout + r.stderr
     return r
+
+def run_logged(log, # the file its standard output and error go to, as `cmd > log 2>&1` sends them
+               *args, # a console script of this venv and its arguments
+               cwd=None, # working folder
+               timeout:float=900 # seconds
+              ) -> str: # the file's text
+    "Run a console script with its output redirected to a file (no terminal: no progress bars); fail with the text if it fails"
+    with open(log, 'wb') as f: r = subprocess.run([str(BIN/args[0]), *map(str, args[1:])], stdout=f, stderr=subprocess.STDOUT, cwd=cwd, timeout=timeout)
+    text = Path(log).read_text()
+    assert r.returncode == 0, text
+    return text
 
 # %% ../../nbs/99c_procs.ipynb #t028
 def _listens(p, port:int) -> bool:
