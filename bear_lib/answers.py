@@ -7,22 +7,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['NOT_SURE', 'NOT_A_BEAR', 'WORDS', 'REFUSALS', 'word', 'code', 'Answer']
+__all__ = ['NOT_SURE', 'NONE_OF_THESE', 'NOT_A_BEAR', 'WORDS', 'REFUSALS', 'word', 'code', 'Answer']
 
 # %% ../nbs/90b_answers.ipynb #a005
-NOT_SURE, NOT_A_BEAR = 'not_sure', 'not_a_bear' # the codes of the two refusals
-WORDS = {NOT_SURE: 'not sure', NOT_A_BEAR: 'not a bear'} # what a person reads for each
+NOT_SURE, NONE_OF_THESE = 'not_sure', 'none_of_these' # the codes of the two refusals: unsure which class, and none of the classes
+NOT_A_BEAR = NONE_OF_THESE # the old name of `NONE_OF_THESE`, kept so code that imports it still works
+WORDS = {NOT_SURE: 'not sure', NONE_OF_THESE: 'none of these'} # what a person reads for each
 REFUSALS = tuple(WORDS) # the codes that aren't a class
+_OLD = {'not_a_bear': NONE_OF_THESE, 'not a bear': NONE_OF_THESE} # what logs, CSVs and cards written before the rename say
 
 def word(code:str # a class or a refusal's code
         ) -> str:
     "What a person reads for the answer `code`: a class as it is, a refusal in words"
-    return WORDS.get(code, code)
+    return WORDS.get(_OLD.get(code, code), code)
 
 def code(s:str # an answer's code or its words (logs store the words)
         ) -> str:
-    "The code of the answer `s`, given as a code or in words"
-    return {w: c for c,w in WORDS.items()}.get(s, s)
+    "The code of the answer `s`, given as a code or in words, old (`not_a_bear`, 'not a bear') or new"
+    return _OLD.get(s) or {w: c for c,w in WORDS.items()}.get(s, s)
 
 # %% ../nbs/90b_answers.ipynb #a007
 @dataclass
@@ -42,9 +44,9 @@ class Answer:
         return self.label is not None
     @property
     def code(self) -> str:
-        "The answer in one word, for tables and services: the class, `NOT_SURE` or `NOT_A_BEAR`"
-        return self.label if self.sure else NOT_A_BEAR if self.seen_as is not None or self.unfamiliar else NOT_SURE
+        "The answer in one word, for tables and services: the class, `NOT_SURE` or `NONE_OF_THESE`"
+        return self.label if self.sure else NONE_OF_THESE if self.seen_as is not None or self.unfamiliar else NOT_SURE
     @property
     def word(self) -> str:
-        "What the answer told a person in a word or two: its class, 'not sure' or 'not a bear'"
+        "What the answer told a person in a word or two: its class, 'not sure' or 'none of these'"
         return word(self.code)

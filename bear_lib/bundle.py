@@ -234,7 +234,7 @@ def model_id(model # from `load_model`
 # %% ../nbs/98c_bundle.ipynb #bu018
 def card_rows(card:dict, # a loaded model's `card`
               conf:float, # the "not sure" threshold the caller answers with
-              ood:float # the ImageNet "not a bear" threshold (the zero-shot model's; a trained one has its feature bank)
+              ood:float # the ImageNet "none of these" threshold (the zero-shot model's; a trained one has its feature bank)
              ) -> list: # (label, plain text) pairs
     "The model card in words: what the model is, how it was made and measured, and when it answers"
     zero, pct = card.get('kind') == 'zero-shot', lambda x: f'{x:.2%}'

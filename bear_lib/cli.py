@@ -200,7 +200,7 @@ def bear_predict(files:Param("Image files or folders", str, nargs='+'),
                  log:str=None, # Prediction log to record each answer in: a SQLite file or SQLAlchemy URL (default: $BEAR_LOG, else predictions.db)
                  no_log:store_true=False, # Don't record the answers
                 ):
-    "Answer for each image file as the app does (a class, not_sure, not_a_bear, or error); print one line per file (exit 1 if none is a photo)"
+    "Answer for each image file as the app does (a class, not_sure, none_of_these, or error); print one line per file (exit 1 if none is a photo)"
     from bear_lib.bundle import load_model
     from bear_lib.infer import predict_files
     from bear_lib.log import PredictionLog

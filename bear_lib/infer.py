@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .images import BadImage, load_image, image_files
-from .answers import Answer, NOT_SURE, NOT_A_BEAR, REFUSALS
+from .answers import Answer, NOT_SURE, NONE_OF_THESE, REFUSALS
 from .imagenet import imagenet_categories
 from .bundle import model_id
 from .core import progress  # a bar on a terminal, one log line elsewhere (and in the core install, which has no fastprogress)
@@ -112,7 +112,7 @@ def answers_baseline(answers, # `Answer`s of the validation photos, from `answer
     conf_threshold, conf = conf, np.array([max(a.probs.values()) for a in answers], dtype=float)
     n = len(answers)
     return dict(n=n, mix={c: codes.count(c) for c in [*map(str, vocab), *REFUSALS]},
-                not_sure_rate=codes.count(NOT_SURE)/n if n else None, ood_rate=codes.count(NOT_A_BEAR)/n if n else None,
+                not_sure_rate=codes.count(NOT_SURE)/n if n else None, ood_rate=codes.count(NONE_OF_THESE)/n if n else None,
                 conf_deciles=[round(float(q), 4) for q in np.quantile(conf, np.linspace(0, 1, 11))] if n else [],
                 conf_hist=np.histogram(conf, BASELINE_CONF_BINS, (0, 1))[0].tolist(),
                 conf=sorted(round(float(c), 4) for c in conf),  # the sample itself, for a two-sample KS test

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastcore.basics import patch
 from .core import inside, move_new, write_new
-from .answers import Answer
+from .answers import Answer, code, word
 
 # %% auto #0
 __all__ = ['DEFAULT_LOG', 'predictions', 'SOURCES', 'ROLLOUTS', 'SAMPLE_PCT', 'MANUAL_TEXT', 'log_url', 'Route', 'parse_rollout',
@@ -45,7 +45,7 @@ predictions = sa.Table('predictions', _meta,
     sa.Column('shown', sa.Boolean),  # whether the user was shown the model's answer (False in a manual rollout)
     sa.Column('queue', sa.String(16), index=True),  # why it went to review ('manual', 'not sure', 'sampled', 'flagged'), else None
     sa.Column('flagged', sa.DateTime(timezone=True)),  # when a user said the answer was wrong
-    sa.Column('reviewed', sa.String(80)),  # a reviewer's decision: a class, 'not a bear' or 'skip'
+    sa.Column('reviewed', sa.String(80)),  # a reviewer's decision: a class, 'none of these' or 'skip'
     sa.Column('reviewed_at', sa.DateTime(timezone=True)),
     sa.Column('added', sa.String(500)))  # where the reviewed photo went in the dataset, relative to it
 SOURCES = ('app', 'service', 'cli')
@@ -59,7 +59,7 @@ MANUAL_TEXT = "Thanks: a person will look at this photo and answer." # what a us
 class Route:
     "What a rollout does with one answer"
     shown:bool # whether the user is shown the model's answer
-    queue:str|None # why it goes to review ('manual', 'not sure', 'not a bear', 'sampled'), None when it doesn't
+    queue:str|None # why it goes to review ('manual', 'not sure', 'none of these', 'sampled'), None when it doesn't
 
 def parse_rollout(s:str='full' # 'manual', 'full', 'limited' or 'limited:PCT' (e.g. 'limited:5')
                  ) -> tuple: # (mode, sample percentage)
@@ -80,7 +80,7 @@ def route(a:Answer, # an answer
     "Whether the answer `a` is shown and why it goes to review, under rollout `mode`: the one decision of the app and the service"
     if mode not in ROLLOUTS: raise ValueError(f"Rollout mode {mode!r} isn't known: use one of {', '.join(ROLLOUTS)}.")
     if mode == 'manual': return Route(False, 'manual')
-    if a.label is None: return Route(True, a.word)  # not sure, or not a bear: a person looks
+    if a.label is None: return Route(True, a.word)  # not sure, or none of these: a person looks
     if mode == 'limited' and (rng or random).random()*100 < sample_pct: return Route(True, 'sampled')
     return Route(True, None)
 
@@ -204,12 +204,22 @@ def record(self:PredictionLog, a, data:bytes, source:str, model:str, latency:flo
     return r
 
 # %% ../nbs/98d_log.ipynb #lg020
+_WORDED = ('answer', 'queue', 'reviewed') # the columns that hold an answer in words
+
+def _now_words(v):
+    "An answer's words as bear_lib says them now: a row written before the rename says 'not a bear' for 'none of these'"
+    return word(code(v)) if isinstance(v, str) else v
+
+def _row(r) -> dict:
+    "A log row as a dict, its answers in today's words"
+    return {k: _now_words(v) if k in _WORDED else v for k,v in dict(r).items()}
+
 @patch
 def frame(self:PredictionLog, since:datetime=None, # only rows at or after this time (UTC if naive)
           source:str=None, # only this source
           model:str=None # only this model id
          ):
-    "The log as a pandas DataFrame, oldest first: one column per field (`time` in UTC) plus `p_<class>` per class"
+    "The log as a pandas DataFrame, oldest first: one column per field (`time` in UTC) plus `p_<class>` per class; answers in today's words"
     import pandas as pd
     q = sa.select(predictions).order_by(predictions.c.time, predictions.c.id)
     if since is not None: q = q.where(predictions.c.time >= (since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
@@ -217,6 +227,7 @@ def frame(self:PredictionLog, since:datetime=None, # only rows at or after this 
     if model: q = q.where(predictions.c.model == model)
     with self.engine.connect() as c: df = pd.DataFrame(c.execute(q).mappings().all(), columns=list(predictions.c.keys()))
     df['time'] = pd.to_datetime(df['time'], utc=True)
+    for k in _WORDED: df[k] = df[k].map(_now_words)  # old rows read as new ones
     probs = pd.DataFrame(list(df['probs']), index=df.index).add_prefix('p_') if len(df) else pd.DataFrame(index=df.index)
     return pd.concat([df, probs], axis=1)
 
@@ -241,7 +252,7 @@ def get(self:PredictionLog, uid:str # the answer's id (`uid`, as the service ret
     "The log row of answer `uid`; `KeyError` if there is none"
     with self.engine.connect() as c: r = c.execute(sa.select(predictions).where(predictions.c.uid == str(uid))).mappings().first()
     if r is None: raise KeyError(f"No answer {str(uid)[:40]!r} in the prediction log.")
-    return dict(r)
+    return _row(r)
 
 @patch
 def flag(self:PredictionLog, uid:str, # the answer's id
@@ -259,7 +270,7 @@ def flag(self:PredictionLog, uid:str, # the answer's id
 
 @patch
 def mark_reviewed(self:PredictionLog, uid:str, # the answer's id
-                  decision:str, # a class, 'not a bear' or 'skip'
+                  decision:str, # a class, 'none of these' or 'skip'
                   added:str=None # where its photo went in the dataset
                  ) -> bool:
     "Record a reviewer's `decision` on answer `uid`, unless it was reviewed already; whether it was recorded"
@@ -273,4 +284,4 @@ def queue(self:PredictionLog, limit:int=None # at most this many
     "The answers waiting for review, as row dicts: flagged first, then oldest first"
     q = (sa.select(predictions).where(predictions.c.queue.is_not(None), predictions.c.reviewed.is_(None))
          .order_by(predictions.c.flagged.is_(None), predictions.c.time, predictions.c.id).limit(limit))
-    with self.engine.connect() as c: return [dict(r) for r in c.execute(q).mappings()]
+    with self.engine.connect() as c: return [_row(r) for r in c.execute(q).mappings()]

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 from .bundle import load_model, model_id
 from .log import PredictionLog
-from .answers import code as answer_code, REFUSALS
+from .answers import code as answer_code, REFUSALS, NOT_SURE, NONE_OF_THESE
 
 # %% auto #0
 __all__ = ['ZERO_SHOT_BASELINE', 'TESTS', 'model_baseline', 'log_answers', 'window_tests', 'drift', 'drift_words', 'drift_plot',
@@ -39,7 +39,7 @@ def model_baseline(model # from `load_model`
 def log_answers(df:pd.DataFrame, # from `PredictionLog.frame`
                 vocab # the model's classes
                ) -> pd.DataFrame:
-    "`time`, `code` (a class, 'not_sure', 'not_a_bear', or 'other' for anything else) and `conf` (top probability) per row"
+    "`time`, `code` (a class, 'not_sure', 'none_of_these', or 'other' for anything else) and `conf` (top probability) per row"
     vocab = [str(c) for c in vocab]
     words = df['answer'] if 'answer' in df else pd.Series(None, index=df.index, dtype=object)
     code = words.map(lambda w: answer_code(w) if isinstance(w, str) else None)  # the log stores words; old and new logs alike
@@ -50,7 +50,14 @@ def log_answers(df:pd.DataFrame, # from `PredictionLog.frame`
     return pd.DataFrame(dict(time=t, code=code, conf=conf)).dropna(subset=['time'])
 
 # %% ../nbs/98i_report.ipynb #rp012
-TESTS = ('class mix', 'not sure', 'not a bear', 'confidence')
+TESTS = ('class mix', 'not sure', 'none of these', 'confidence')
+
+def _mix(base:dict # from `model_baseline`
+        ) -> dict:
+    "The baseline's answer counts by code: a card written before the rename counts its refusals as `not_a_bear`"
+    out = {}
+    for c,k in base['mix'].items(): out[answer_code(c)] = out.get(answer_code(c), 0) + k
+    return out
 
 def _fisher(k, n, bk, bn) -> float:
     "Two-sided p-value that k of n and bk of bn come from the same rate (Fisher's exact test)"
@@ -60,16 +67,17 @@ def window_tests(w:pd.DataFrame, # one window's rows, from `log_answers`
                  base:dict, # from `model_baseline`
                 ) -> dict: # test → p-value
     "p-values of the four tests of one window against the baseline"
-    cats = list(base['mix']) + ['other']
-    obs = np.array([(w['code'] == c).sum() for c in cats]); exp = np.array([base['mix'].get(c, 0) for c in cats])
+    bmix = _mix(base)
+    cats = list(bmix) + ['other']
+    obs = np.array([(w['code'] == c).sum() for c in cats]); exp = np.array([bmix.get(c, 0) for c in cats])
     keep = (obs + exp) > 0
     # chi-square test of homogeneity on the 2 × k table (window, baseline) of answer counts
     mix = float(stats.chi2_contingency(np.stack([obs[keep], exp[keep]]))[1]) if keep.sum() > 1 else 1.0
     n, bn = len(w), base['n']
     conf, bconf = w['conf'].dropna().to_numpy().round(4), np.asarray(base['conf'], float)  # rounded as the baseline is
     return {'class mix': mix,
-            'not sure': _fisher(int((w['code'] == 'not_sure').sum()), n, base['mix'].get('not_sure', 0), bn),
-            'not a bear': _fisher(int((w['code'] == 'not_a_bear').sum()), n, base['mix'].get('not_a_bear', 0), bn),
+            'not sure': _fisher(int((w['code'] == NOT_SURE).sum()), n, bmix.get(NOT_SURE, 0), bn),
+            'none of these': _fisher(int((w['code'] == NONE_OF_THESE).sum()), n, bmix.get(NONE_OF_THESE, 0), bn),
             'confidence': float(stats.ks_2samp(conf, bconf).pvalue) if len(conf) and len(bconf) else 1.0}
 
 # %% ../nbs/98i_report.ipynb #rp015
@@ -85,7 +93,7 @@ def drift(df:pd.DataFrame, # from `PredictionLog.frame`
     rows = []
     for t, w in a.groupby(pd.Grouper(key='time', freq=freq)):
         if not len(w): continue
-        r = dict(window=t, n=len(w), not_sure_rate=(w['code'] == 'not_sure').mean(), ood_rate=(w['code'] == 'not_a_bear').mean(),
+        r = dict(window=t, n=len(w), not_sure_rate=(w['code'] == NOT_SURE).mean(), ood_rate=(w['code'] == NONE_OF_THESE).mean(),
                  other=int((w['code'] == 'other').sum()), conf_median=w['conf'].median(), conf_p10=w['conf'].quantile(.1),
                  **{f'mix_{c}': (w['code'] == c).mean() for c in vocab})
         r.update({f'p {k}': v for k,v in (window_tests(w, base) if len(w) >= min_n else {k: np.nan for k in TESTS}).items()})
@@ -115,11 +123,11 @@ def drift_words(d:pd.DataFrame, # from `drift`
         if not r['shifted']: out.append(f"{day}: {r['n']} answers, no shift."); continue
         how = []
         if r['p not sure'] < lv: how.append(f"not sure {_pct(r['not_sure_rate'])} against {_pct(base['not_sure_rate'])} (p={r['p not sure']:.1e})")
-        if r['p not a bear'] < lv: how.append(f"not a bear {_pct(r['ood_rate'])} against {_pct(base['ood_rate'])} (p={r['p not a bear']:.1e})")
+        if r['p none of these'] < lv: how.append(f"none of these {_pct(r['ood_rate'])} against {_pct(base['ood_rate'])} (p={r['p none of these']:.1e})")
         if r['p confidence'] < lv: how.append(f"median confidence {r['conf_median']:.3f} against {bmed:.3f} (KS p={r['p confidence']:.1e})")
         if r['p class mix'] < lv:
             mix = ', '.join(f"{c} {_pct(r[c])}" for c in r.index if c.startswith('mix_')).replace('mix_', '')
-            bmix = ', '.join(f"{c} {_pct(k/base['n'])}" for c,k in base['mix'].items() if c not in ('not_sure', 'not_a_bear'))
+            bmix = ', '.join(f"{c} {_pct(k/base['n'])}" for c,k in _mix(base).items() if c not in REFUSALS)
             how.append(f"class mix {mix} against {bmix} (chi-square p={r['p class mix']:.1e})")
         out.append(f"{day}: SHIFTED ({r['n']} answers): " + '; '.join(how) + '.')
     return out
@@ -148,7 +156,7 @@ def drift_plot(d:pd.DataFrame, # from `drift`
     q = base['conf_deciles']
     if q: ax[0,1].axhline(q[5], color='gray', label='baseline median'); ax[0,1].axhline(q[1], color='gray', ls='--', label='baseline 10th percentile')
     ax[0,1].set(title='confidence (top probability)', ylim=(0, 1.02)); ax[0,1].legend(fontsize=8)
-    for a, k, b, t in [(ax[1,0], 'not_sure_rate', 'not_sure_rate', 'not-sure rate'), (ax[1,1], 'ood_rate', 'ood_rate', 'out-of-domain ("not a bear") rate')]:
+    for a, k, b, t in [(ax[1,0], 'not_sure_rate', 'not_sure_rate', 'not-sure rate'), (ax[1,1], 'ood_rate', 'ood_rate', 'out-of-domain ("none of these") rate')]:
         a.bar(x, d[k], color=col); a.axhline(base[b] or 0, color='k', ls='--', label='baseline'); a.set(title=t, ylim=(0, 1)); a.legend(fontsize=8)
     for a in ax[1]: a.set_xticks(x, lab, rotation=45, fontsize=8)
     fig.suptitle(f"red: shifted (any test p < {d.attrs['level']:.1e} = {d.attrs['alpha']} / {d.attrs['n_tests']} tests); grey: too few answers")
@@ -172,7 +180,7 @@ def write_report(d:pd.DataFrame, # from `drift`
     a = d.attrs
     how = (f"Windows of {a['freq']}; a window with fewer than {a['min_n']} answers is not tested. Each tested window against the baseline "
            f"({base['n']} photos: {html.escape(base.get('measured_on', ''))}): chi-square test of homogeneity on the class mix (classes, "
-           "not sure, not a bear, other), Fisher's exact test on the not-sure and on the not-a-bear rate, two-sample Kolmogorov–Smirnov "
+           "not sure, none of these, other), Fisher's exact test on the not-sure and on the none-of-these rate, two-sample Kolmogorov–Smirnov "
            f"test on the confidence (top probability). A window shifted when any p-value is below {a['alpha']} / {a['n_tests']} tests "
            f"= {a['level']:.1e} (Bonferroni).")
     table = d.drop(columns=['tested']).to_html(index=False, float_format=lambda v: f'{v:.3g}', na_rep='–')

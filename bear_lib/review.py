@@ -15,13 +15,15 @@ from .voila import voila_notebook
 from .images import IMAGE_EXTS
 from .log import PredictionLog
 from .ledger import add_files, dataset_lock, undo_clean, clean_summary
-from .answers import word, NOT_A_BEAR as NOT_A_BEAR_CODE
+from .answers import word, code, NONE_OF_THESE as NONE_OF_THESE_CODE
 
 # %% auto #0
-__all__ = ['NOT_A_BEAR', 'SKIP', 'review_photo', 'review_classes', 'review_answer', 'ReviewApp', 'review_notebook']
+__all__ = ['NONE_OF_THESE', 'SKIP', 'NOT_A_BEAR', 'review_photo', 'review_classes', 'review_answer', 'ReviewApp',
+           'review_notebook']
 
 # %% ../nbs/98l_review.ipynb #rv006
-NOT_A_BEAR, SKIP = word(NOT_A_BEAR_CODE), 'skip'  # a reviewer's decisions besides a class: the answers' own words for 'not a bear'
+NONE_OF_THESE, SKIP = word(NONE_OF_THESE_CODE), 'skip'  # a reviewer's decisions besides a class: the answers' own words for 'none of these'
+NOT_A_BEAR = NONE_OF_THESE # the old name of `NONE_OF_THESE`, kept so code that imports it still works
 
 def _log(log, photos=None) -> PredictionLog:
     return log if isinstance(log, PredictionLog) else PredictionLog(log, review_photos=photos)
@@ -53,7 +55,7 @@ def review_classes(dataset, # the dataset: a folder of class folders
 # %% ../nbs/98l_review.ipynb #rv007
 def review_answer(log, # the prediction log (a `PredictionLog`, URL or SQLite file)
                   uid:str, # the answer's id
-                  decision:str, # a class, `NOT_A_BEAR` or `SKIP`
+                  decision:str, # a class, `NONE_OF_THESE` (or the old 'not a bear') or `SKIP`
                   dataset, # the dataset the photo joins
                   classes=None, # the classes allowed (default: `review_classes`)
                   wait:float=10. # seconds to wait for another cleaner of `dataset` (`dataset_lock`)
@@ -63,12 +65,13 @@ def review_answer(log, # the prediction log (a `PredictionLog`, URL or SQLite fi
     row = log.get(uid)
     done = f"Answer {row['uid']} was reviewed already"
     if row['reviewed'] is not None: raise ValueError(f"{done} ({row['reviewed']}).")
-    if decision in (NOT_A_BEAR, SKIP):
+    if code(decision) == NONE_OF_THESE_CODE: decision = NONE_OF_THESE  # the old word, from a page or a script written before
+    if decision in (NONE_OF_THESE, SKIP):
         if not log.mark_reviewed(row['uid'], decision): raise ValueError(f"{done}.")
         return {**row, 'reviewed': decision, 'added': None}
     classes = list(classes) if classes is not None else review_classes(dataset, row)
     if check_label(decision) not in classes:
-        raise ValueError(f"{decision!r} isn't a class here: choose one of {', '.join(classes)}, {NOT_A_BEAR!r} or {SKIP!r}.")
+        raise ValueError(f"{decision!r} isn't a class here: choose one of {', '.join(classes)}, {NONE_OF_THESE!r} or {SKIP!r}.")
     photo = review_photo(log, row)
     if photo is None: raise ValueError("This answer's photo wasn't kept (or has changed): it can't join the dataset; skip it.")
     dataset.mkdir(parents=True, exist_ok=True)
@@ -80,7 +83,7 @@ def review_answer(log, # the prediction log (a `PredictionLog`, URL or SQLite fi
 
 # %% ../nbs/98l_review.ipynb #rv012
 class ReviewApp(widgets.VBox):
-    "The review queue page: one photo at a time, the model's answer, a button per class, not a bear, skip, undo"
+    "The review queue page: one photo at a time, the model's answer, a button per class, none of these, skip, undo"
     def __init__(self, log, # the prediction log (a `PredictionLog`, URL or SQLite file)
                  dataset, # the dataset accepted photos join
                  photos=None, # the folder the photos for review were kept in, if not the log's default
@@ -118,10 +121,10 @@ def show_next(self:ReviewApp):
         + ('' if photo else "<p><b>The photo wasn't kept:</b> it can only be skipped.</p>"))
     cs = self.classes if self.classes is not None else review_classes(self.dataset, r)
     self.choices.children = [*(self._button(c, 'success' if c == r['best'] else '') for c in cs if photo),
-                             self._button(NOT_A_BEAR, 'warning'), self._button(SKIP)]
+                             self._button(NONE_OF_THESE, 'warning'), self._button(SKIP)]
 
 @patch
-def decide(self:ReviewApp, decision:str # a class, `NOT_A_BEAR` or `SKIP`
+def decide(self:ReviewApp, decision:str # a class, `NONE_OF_THESE` or `SKIP`
           ):
     "Record `decision` on the answer shown (`review_answer`) and show the next"
     if self.row is None: return
@@ -148,5 +151,5 @@ def review_notebook(fname, # where to write the notebook
     args = ', '.join(repr(a) for a in [log, str(Path(dataset).resolve()), *([str(Path(photos).resolve())] if photos else [])])
     return voila_notebook(fname,
         "# Review\nAnswers that were not sure, flagged as wrong, or sampled. Choose the right class to add the photo to the "
-        "dataset (recorded in `clean.jsonl`; **Undo last add** moves it to `_trash/`), **not a bear**, or **skip**.",
+        "dataset (recorded in `clean.jsonl`; **Undo last add** moves it to `_trash/`), **none of these**, or **skip**.",
         f"from bear_lib.review import ReviewApp\nReviewApp({args})")

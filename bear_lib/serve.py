@@ -78,7 +78,7 @@ async def read_photos(request:Request, # the HTTP request
 # %% ../nbs/98k_serve.ipynb #sv009
 class Prediction(BaseModel):
     "One photo's answer"
-    answer: str|None # the class, 'not sure' or 'not a bear'; null when not shown (manual rollout)
+    answer: str|None # the class, 'not sure' or 'none of these'; null when not shown (manual rollout)
     label: str|None # the class; null when not answering
     best: str|None # the most probable class; null when not shown
     probs: dict[str, float]|None # class → probability; null when not shown
@@ -89,7 +89,7 @@ class Prediction(BaseModel):
     model: str # the model that answered
     latency_ms: float # from the bytes to the answer
     shown: bool = True # whether the model's answer is shown (false in a manual rollout)
-    review: str|None = None # why the photo went to review ('manual', 'not sure', 'not a bear', 'sampled'); null if it didn't
+    review: str|None = None # why the photo went to review ('manual', 'not sure', 'none of these', 'sampled'); null if it didn't
 
 class BatchItem(BaseModel):
     "One file of a batch: its answer, or why it has none"
@@ -166,7 +166,7 @@ class ServiceMetrics:
         self.requests = Counter('bear_requests', 'HTTP requests, by method, route and status', ['method', 'path', 'status'], registry=r)
         self.latency = Histogram('bear_request_duration_seconds', 'Time from a request to its whole response', ['method', 'path'], registry=r)
         self.answers = Counter('bear_answers', 'Photos answered with a class, by class', ['label'], registry=r)
-        self.refusals = Counter('bear_refusals', "Photos refused: not sure, or not a bear", ['reason'], registry=r)
+        self.refusals = Counter('bear_refusals', "Photos refused: not sure, or none of these", ['reason'], registry=r)
 
     def expect(self, vocab:list # the model's classes
               ):

@@ -71,7 +71,7 @@ def space_model_files(model=None # a `bear_train` export (`.pkl` or `.onnx`); No
 # %% ../nbs/98m_space.ipynb #sp014
 def space_card(card:dict, # a loaded model's `card`
                conf:float=None, # the "not sure" threshold the Space uses (default: the card's `conf_threshold`, else `CONF_THRESHOLD`)
-               ood:float=OOD_THRESHOLD # the ImageNet "not a bear" threshold
+               ood:float=OOD_THRESHOLD # the ImageNet "none of these" threshold
               ) -> str:
     "The model card as a Markdown table: `bear_lib.bundle.card_rows`"
     conf = card.get('conf_threshold', CONF_THRESHOLD) if conf is None else conf
@@ -125,7 +125,7 @@ def flag(uid, path):
     return gr.update(value='Flagged', interactive=False), 'Thanks: a person will look at this photo, and it may teach the next model.'
 
 with gr.Blocks(title={title!r}) as demo:
-    gr.Markdown('# ' + {title!r} + '\\n\\nChoose a photo: the model names its class, says "not sure", or says it is not a bear.')
+    gr.Markdown('# ' + {title!r} + '\\n\\nChoose a photo: the model names its class, says "not sure", or says "none of these".')
     with gr.Row():
         photo = gr.File(label='Photo', file_types=['image'], type='filepath', elem_id='photo')
         with gr.Column():
@@ -173,7 +173,7 @@ license: apache-2.0
 # {space_title(card)}
 
 The bear classifier of the fastai book's chapter 2 ("From Model to Production"), as a Gradio app written by `bear_space`
-(bear_lib {bear_lib.__version__}). It answers with bear_lib's own decision: a class, "not sure", or "not a bear". Every answer is
+(bear_lib {bear_lib.__version__}). It answers with bear_lib's own decision: a class, "not sure", or "none of these". Every answer is
 logged (`$BEAR_LOG`, else `/data/predictions.db` with persistent storage, else `predictions.db` here), and "Wrong?" sends a
 photo to the review queue (`bear_lib.review`).
 

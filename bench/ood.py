@@ -4,7 +4,7 @@ own classes' photos it wrongly refuses, on photos no fold model trained on.
 k-fold stratified cross-validation (seed 42) of `bear_train`'s default recipe on the sample bears. Each fold's model gets the
 feature bank `export_model` would store (`bear_lib.train.feature_bank`: the training photos' embeddings), with its threshold
 picked from the training photos alone (each left out of its own neighbours: the held-out fold is what is measured). Then, with the
-app's decision (`bear_lib.infer.answer`, no temperature): the held-out bears refused ("not a bear" from the feature-space check, and
+app's decision (`bear_lib.infer.answer`, no temperature): the held-out bears refused ("none of these" from the feature-space check, and
 in all, with "not sure"), and the out-of-domain images (those scikit-image, scikit-learn and matplotlib ship) refused.
 `--rename` runs the same on a copy whose classes are called `alpha`, `beta`, `gamma`: names ImageNet doesn't have, so the recipe
 falls back to fastai's `fine_tune` with a new head, and no ImageNet check is possible; the feature-space one still is.

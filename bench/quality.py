@@ -100,7 +100,7 @@ for name, bear_kw, ood_kw in [
     ('ImageNet check (the zero-shot model\'s)', lambda i: dict(imagenet=bears_P[i], imagenet_map=imap), lambda k, j: dict(imagenet=ood_P[j], imagenet_map=imap))]:
     refused = sum(not decide(cal.loc[i, pc].to_numpy(float), vocab, **bear_kw(i)).sure for i in range(len(oof)))
     caught = sum(not decide(ood_cal[k][j], vocab, **ood_kw(k, j)).sure for k in ood_probs for j in range(len(ood_ims)))
-    print(f"{name}: out-of-domain images answered 'not sure' or 'not a bear': {caught}/{n_ood} = {caught/n_ood:.1%} "
+    print(f"{name}: out-of-domain images answered 'not sure' or 'none of these': {caught}/{n_ood} = {caught/n_ood:.1%} "
           f"({len(ood_ims)} images x {len(ood_probs)} fold models; goal >= 90%); held-out bears wrongly refused: "
           f"{refused}/{len(oof)} = {refused/len(oof):.1%} (goal <= 3%)")
 print(f"total {time.time()-t0:.0f} s")

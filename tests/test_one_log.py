@@ -48,4 +48,4 @@ def test_one_log_same_answers(bears, tmp_path):
         rows = df[df.sha256 == hashlib.sha256(f.read_bytes()).hexdigest()]
         assert set(rows.source) == {'service', 'cli', 'app'}, (f.name, rows.source.tolist())
         assert rows.text.nunique() == 1 and rows.answer.nunique() == 1, (f.name, rows[['source', 'answer', 'text']])
-    assert {'not a bear'} <= set(df.answer) and {'grizzly', 'black', 'teddy'} & set(df.answer)
+    assert {'none of these'} <= set(df.answer) and {'grizzly', 'black', 'teddy'} & set(df.answer)

@@ -43,6 +43,6 @@ def test_classes_imagenet_does_not_have(bears, tmp_path):
     assert m.imagenet_map == {} and m.bank is not None
     ood = answer(m, list(ood_images().values()))
     # 26 of these 31 images refused when measured (bench/ood.py --rename measures the full recipe)
-    assert sum(a.code == 'not_a_bear' for a in ood) / len(ood) >= 0.75, [a.text for a in ood if a.code != 'not_a_bear']
+    assert sum(a.code == 'none_of_these' for a in ood) / len(ood) >= 0.75, [a.text for a in ood if a.code != 'none_of_these']
     fns = sorted(data.glob('*/*.jpg'))
-    assert sum(a.code == 'not_a_bear' for a in answer(m, fns)) / len(fns) <= 0.03
+    assert sum(a.code == 'none_of_these' for a in answer(m, fns)) / len(fns) <= 0.03

@@ -94,7 +94,7 @@ def test_trained_export_has_baseline(trained, tmp_path, bear_files):
     b = card['baseline']
     assert b['n'] == card['cv']['n'] == len(b['conf']) and sum(b['mix'].values()) == b['n']  # out-of-fold answers of every photo
     assert b['conf_threshold'] == card['conf_threshold']
-    assert set(b['mix']) == {*card['vocab'], 'not_sure', 'not_a_bear'} and b['conf_deciles'] == sorted(b['conf_deciles'])
+    assert set(b['mix']) == {*card['vocab'], 'not_sure', 'none_of_these'} and b['conf_deciles'] == sorted(b['conf_deciles'])
     m = load_model(trained)
     assert model_baseline(m) == b
     d, words, _ = report(tmp_path/'empty.db', trained)
@@ -110,3 +110,38 @@ def test_trained_export_has_baseline(trained, tmp_path, bear_files):
         lg.close()
     d, _, _ = report(tmp_path/'log.db', trained, min_n=10)
     assert d['n'].tolist() == [40], d
+
+def test_old_log_and_old_card_count_as_none_of_these(tmp_path):
+    """A log written before the rename ('not a bear' as the answer and the queue) and a card whose baseline mix says `not_a_bear`:
+    the report, the log's readers and the review queue count those refusals as `none_of_these`, and find no shift where none is"""
+    from bear_lib.answers import NONE_OF_THESE, NOT_A_BEAR, code, word
+    from bear_lib.report import log_answers, drift, window_tests, drift_words
+    from bear_lib.review import review_answer, ReviewApp
+    assert NOT_A_BEAR == NONE_OF_THESE == code('not a bear') == code('not_a_bear') == code('none of these') == 'none_of_these'
+    assert word('not_a_bear') == word(NONE_OF_THESE) == 'none of these'
+    vocab, t = ['black', 'grizzly', 'teddy'], pd.Timestamp('2026-05-01T12:00Z').to_pydatetime()
+    probs = {'black': .9, 'grizzly': .05, 'teddy': .05}
+    answers = ['not a bear']*20 + ['black']*20 + ['not sure']*5  # the words the log stored before the rename
+    rows = [dict(uid=f'{i:032x}', time=t, source='app', model='m', sha256='0'*64, answer=a, probs=probs, label=None if ' ' in a else a,
+                 queue=a if ' ' in a else None) for i,a in enumerate(answers)]
+    lg = PredictionLog(tmp_path/'log.db')
+    with lg.engine.begin() as c: c.execute(predictions.insert(), rows)
+    df = lg.frame()
+    assert (df['answer'] == 'none of these').sum() == 20 and 'not a bear' not in set(df['answer']) | set(df['queue'].dropna())
+    a = log_answers(df, vocab)
+    assert a['code'].value_counts().to_dict() == {NONE_OF_THESE: 20, 'black': 20, 'not_sure': 5}, a['code'].value_counts()
+    # a card written before the rename: the same mix as the log, its refusal under the old code
+    base = dict(n=45, mix={'black': 20, 'grizzly': 0, 'teddy': 0, 'not_sure': 5, 'not_a_bear': 20}, conf=[.9]*45, not_sure_rate=5/45, ood_rate=20/45)
+    p = window_tests(a, base)
+    assert p['none of these'] > .5 and p['class mix'] > .5, p
+    d = drift(df, base, vocab, min_n=10)
+    assert d['ood_rate'].tolist() == [20/45] and not d['shifted'].any(), d
+    assert drift_words(d, base) == ['2026-05-01: 45 answers, no shift.']
+    # the review queue: old refusals read in the new words, and the old word is still a reviewer's decision
+    q = lg.queue()
+    assert len(q) == 25 and {r['queue'] for r in q} == {'none of these', 'not sure'} and {r['answer'] for r in q} == {'none of these', 'not sure'}
+    app = ReviewApp(lg, tmp_path/'bears', classes=vocab)
+    assert 'none of these' in app.info.value and 'not a bear' not in app.info.value, app.info.value
+    r = review_answer(lg, rows[0]['uid'], 'not a bear', tmp_path/'bears', vocab)
+    assert r['reviewed'] == lg.get(rows[0]['uid'])['reviewed'] == 'none of these'
+    lg.close()

@@ -96,7 +96,7 @@ def test_review_page(tmp_path, dataset):
     with TestClient(create_app(model=ColourModel(), log=db, rollout='manual')) as client:
         ids = [post(client, d)['id'] for d in (SURE[0], UNSURE[0])]
     app = ReviewApp(db, dataset)
-    assert [b.description for b in app.choices.children] == CLASSES + ['not a bear', 'skip']
+    assert [b.description for b in app.choices.children] == CLASSES + ['none of these', 'skip']
     assert app.choices.children[0].button_style == 'success'  # the model's best: black
     app.choices.children[1].click()  # grizzly
     assert (dataset/'grizzly'/f"{PredictionLog(db).get(ids[0])['sha256']}.jpg").is_file()

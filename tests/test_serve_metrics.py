@@ -39,7 +39,7 @@ def test_metrics_count_requests_answers_and_refusals(bears, model, tmp_path):
     from bear_lib.images import load_image
     photos = [*bear_photos(bears, 6), _hopper()]
     want = [answer(model, [load_image(f.read_bytes())])[0] for f in photos]  # what the service must say, found in this process
-    assert not want[-1].sure and want[-1].code == 'not_a_bear', want[-1]
+    assert not want[-1].sure and want[-1].code == 'none_of_these', want[-1]
     log = logging.getLogger('bear_lib')
     rec, old_level = Records(), log.level
     log.addHandler(rec); log.setLevel(logging.DEBUG)
@@ -65,9 +65,9 @@ def test_metrics_count_requests_answers_and_refusals(bears, model, tmp_path):
     # answers by class and refusals, each as often as this process answered it
     for c in ['black', 'grizzly', 'teddy']:
         assert got[('bear_answers_total', (('label', c),))] == sum(a.label == c for a in want), c
-    for c in ['not_sure', 'not_a_bear']:
+    for c in ['not_sure', 'none_of_these']:
         assert got[('bear_refusals_total', (('reason', c),))] == sum(a.code == c for a in want), c
-    assert got[('bear_refusals_total', (('reason', 'not_a_bear'),))] >= 1
+    assert got[('bear_refusals_total', (('reason', 'none_of_these'),))] >= 1
     # every request has its own id, in its response and on its log line
     ids = [r.headers['x-request-id'] for r in [*rs, bad]]
     assert len(set(ids)) == len(ids) and all(re.fullmatch('[0-9a-f]{32}', i) for i in ids)

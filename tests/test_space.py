@@ -120,8 +120,8 @@ def test_space_runs(trained, bears, browser, tmp_path):
         assert text.startswith("This doesn't look like"), text
         page.close()
         rows = PredictionLog(log).frame()
-        assert list(rows['answer']) == ['grizzly', 'not a bear'], rows[['answer', 'text']]
-        assert rows['flagged'].notna().tolist() == [True, False] and rows['queue'].tolist() == ['flagged', 'not a bear']
+        assert list(rows['answer']) == ['grizzly', 'none of these'], rows[['answer', 'text']]
+        assert rows['flagged'].notna().tolist() == [True, False] and rows['queue'].tolist() == ['flagged', 'none of these']
         assert set(rows['source']) == {'app'} and Path(rows['photo'][0]).is_file()  # the flagged photo was kept for review
     except BaseException:
         print(log_tail(p)); raise
