@@ -110,9 +110,11 @@ def show_next(self:ReviewApp):
     self.row = q[0] if q else None
     if self.row is None:
         self.info.value, self.img.value, self.choices.children = '<h3>Nothing to review.</h3>', b'', ()
+        self.img.layout.display = 'none'  # no photo: no empty image, which a browser draws as a broken one
         return
     r, photo = self.row, review_photo(self.predlog, self.row)
     self.img.value = photo.read_bytes() if photo else b''
+    self.img.layout.display = None if photo else 'none'
     top = sorted((r['probs'] or {}).items(), key=lambda kv: -kv[1])[:3]
     why = 'flagged as wrong' if r['flagged'] else {'manual': 'manual rollout', 'sampled': 'a sample of confident answers'}.get(r['queue'], r['queue'])
     self.info.value = (f"<h3>{len(self.predlog.queue())} to review</h3><p>The model said <b>{html.escape(str(r['answer']))}</b> "

@@ -168,7 +168,8 @@ _DRAWN = """() => {
       views: [...c.querySelectorAll('.jupyter-widgets')].filter(view).length,
       errors: c.innerText.split('Error displaying widget').length - 1};
   }
-  const bad = [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 100));
+  const shown = i => i.getClientRects().length > 0;  // an image a widget hides (display: none) is not drawn, so it can't be broken on the page
+  const bad = [...document.images].filter(i => shown(i) && !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 100));
   return {cells, bad, all_images: document.images.length};
 }"""
 
