@@ -18,7 +18,7 @@ from .imagenet import ImageNetBears, imagenet_map, imagenet_categories, imagenet
 from .bundle import write_bundle, versions
 from .infer import answer, decide, answers_baseline
 from .evaluate import learner_probs, evaluate_files, evaluate_folder, error_summary, stratified_folds, preds_frame, plot_confusion, plot_top_losses
-from .features import photo_features, head_candidates, default_arch, cv_heads, best_head, fit_chosen, head_learner
+from .features import photo_features, imagenet_rows, head_candidates, default_arch, cv_heads, best_head, fit_chosen, head_learner
 
 # %% auto #0
 __all__ = ['MIN_COVERAGE', 'imagenet_head', 'train', 'train_features', 'save_plots', 'cross_validate', 'head_oof', 'dataset_hash',
@@ -29,10 +29,9 @@ def imagenet_head(arch:str, # backbone name
                   rows:list # ImageNet class index for each of our classes, in vocab order
                  ) -> nn.Module:
     "The ImageNet model's own head (global average pool, dropout, linear) cut down to `rows`: it starts as the zero-shot model"
-    full = get_backbone(arch)(pretrained=True)
-    lin = [m for m in full.modules() if isinstance(m, nn.Linear)][-1]  # the ImageNet classifier is the last linear layer
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(lin.in_features, len(rows)))
-    with torch.no_grad(): head[-1].weight.copy_(lin.weight[rows]); head[-1].bias.copy_(lin.bias[rows])
+    W, b = imagenet_rows(arch, [imagenet_categories()[r] for r in rows])  # the classifier of the body built once per process
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(W.shape[0], len(rows)))
+    with torch.no_grad(): head[-1].weight.copy_(torch.from_numpy(W.T)); head[-1].bias.copy_(torch.from_numpy(b))
     return head
 
 @delegates(bear_dls, but=['batch_tfms'])
