@@ -13,7 +13,8 @@ from .settings import Settings, MAX_UPLOAD_MIB, MAX_FILES, LOG_LEVELS, configure
 from .voila import is_loopback, voila_cmd, remote_conf, serve_voila
 
 # %% auto #0
-__all__ = ['bear_gather', 'bear_train', 'bear_eval', 'bear_predict', 'bear_app', 'bear_serve', 'bear_report', 'bear_space']
+__all__ = ['bear_gather', 'bear_train', 'bear_eval', 'bear_clean', 'bear_predict', 'bear_app', 'bear_serve', 'bear_report',
+           'bear_space']
 
 # %% ../nbs/98n_cli.ipynb #c003a
 from functools import wraps
@@ -23,7 +24,7 @@ from .core import needs, MissingExtra
 
 # the extras each command needs beyond the core install (`bear_predict` needs none), checked before it parses its line
 _EXTRAS = dict(bear_gather=('gather',), bear_train=('train',), bear_eval=('train',), bear_app=('app',),
-               bear_serve=('serve',), bear_report=('report',))
+               bear_serve=('serve',), bear_report=('report',), bear_clean=('train', 'gather'))
 
 def _dashed(f):
     "The one way every command parses its line: `--version`, `--log-level`, options spelled with dashes (`--cull-idle`) or underscores; a missing extra is one line on stderr"
@@ -189,6 +190,46 @@ def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: 
             m = load_model(s.model, s.backend)
             print(_summary_text(f"{m.card['name']} on {test}", error_summary(evaluate_folder(m, test))))
     except (FileNotFoundError, ValueError) as e: sys.exit(str(e))
+
+# %% ../nbs/98n_cli.ipynb #cl-cli
+@_dashed
+@call_parse
+def bear_clean(images:Param("Dataset: a folder of class folders", str),
+               model:str=None, # A `bear_train` export of these classes: its backbone and head rank the photos (default: the features recipe's choice)
+               csv:str=None, # Where to write the ranked suggestions (default: IMAGES/_suggestions.csv, a new name if it exists)
+               apply_top:str=None, # Move the first N flagged photos as suggested (trash, or relabel); 'flagged' moves every flagged one
+               suggestions:str=None, # Apply this CSV (from an earlier run, perhaps edited) instead of ranking again
+               undo:store_true=False, # Undo the last applied batch (clean.jsonl in IMAGES), and nothing else
+               dry_run:store_true=False, # With --apply-top: print the moves, make none
+               relabel:float=0.6, # Relabel a flagged photo where the model gives another class at least this, else trash it
+               folds:int=5, # Folds of the out-of-fold probabilities
+               show:int=15, # Rows of the ranking to print
+              ):
+    "Rank IMAGES' photos by what is most likely wrong (mislabelled, like no class, a copy across classes), with reasons, to a CSV; apply or undo the top ones through the ledger"
+    import pandas as pd
+    from bear_lib.ledger import undo_clean, clean_summary
+    from bear_lib.suggest import rank_photos, save_suggestions, read_suggestions, apply_suggestions, SUGGESTIONS
+    path = Path(images)
+    if not path.is_dir(): sys.exit(f"No dataset at {images}: pass a folder of class folders, e.g. bears/grizzly/*.jpg")
+    try:
+        if undo:
+            rows = undo_clean(path, 'last')
+            return print(clean_summary(rows) if rows else f"Nothing to undo in {path}")
+        if suggestions: df = read_suggestions(suggestions, path)
+        else:
+            df = rank_photos(path, model, folds=folds, relabel=relabel)
+            dest = save_suggestions(df, csv or path/SUGGESTIONS)
+            n = df.flagged.sum()
+            with pd.option_context('display.width', 200, 'display.max_colwidth', 60):
+                print(df.head(show)[['file', 'suggested', 'reason']].to_string())
+            print(f"{len(df)} photos ranked in {df.attrs['seconds']} s ({df.attrs['arch']} features): {n} flagged "
+                  f"({df.copy_across.sum()} copies across classes, {df.like_no_class.sum()} like no class, {df.label_issue.sum()} likely mislabelled); "
+                  f"suggestions: {dest}")
+        if apply_top:
+            top = None if apply_top.strip().lower() == 'flagged' else int(apply_top)
+            rows = apply_suggestions(df, path, top, dry_run=dry_run)
+            print(('would: ' if dry_run else '') + clean_summary(rows) + ('' if dry_run else f"; `bear_clean {images} --undo` moves them back"))
+    except (FileNotFoundError, ValueError, TimeoutError) as e: sys.exit(str(e))
 
 # %% ../nbs/98n_cli.ipynb #c006
 @_dashed
