@@ -145,7 +145,7 @@ def replace_all(*fns # the files to write (or write again)
 # %% ../nbs/90_core.ipynb #cx02
 import importlib.util
 
-EXTRAS = dict(train=('torch', 'torchvision', 'fastai'), app=('voila', 'ipywidgets', 'ipykernel', 'jupyter_server'),
+EXTRAS = dict(train=('torch', 'torchvision', 'fastai', 'cleanlab'), app=('voila', 'ipywidgets', 'ipykernel', 'jupyter_server'),
               gather=('ddgs', 'requests', 'imagehash', 'fastprogress', 'scipy', 'matplotlib'), serve=('fastapi', 'uvicorn', 'prometheus_client'),
               report=('scipy', 'matplotlib')) # extra → the top-level modules bear_lib imports from it (`notebooks` is JupyterLab's)
 _NAMES = dict(torch='PyTorch', voila='Voilà', jupyter_server='Jupyter Server', prometheus_client='prometheus-client',
