@@ -15,8 +15,8 @@ from .bundle import bundle_files, read_card
 # and `bear_clean --apply-top` or `--undo` from a CSV take a second instead of the ten that importing torch costs
 
 # %% auto #0
-__all__ = ['OUTLIER_K', 'OUTLIER_IQR', 'RELABEL', 'SUGGESTIONS', 'label_quality', 'outliers', 'rank_photos', 'save_suggestions',
-           'read_suggestions', 'apply_suggestions']
+__all__ = ['OUTLIER_K', 'OUTLIER_IQR', 'RELABEL', 'SUGGESTIONS', 'label_quality', 'outliers', 'rank_photos', 'plot_suggestions',
+           'save_suggestions', 'read_suggestions', 'apply_suggestions', 'cleaning_gain']
 
 # %% ../nbs/98ha_suggest.ipynb #sg005
 def label_quality(P, # out-of-fold class probabilities, n × classes
@@ -126,6 +126,28 @@ def rank_photos(path, # the dataset: a folder of class folders
     df.attrs.update(arch=arch, seconds=round(time.time() - t, 1), n=len(df))
     return df
 
+# %% ../nbs/98ha_suggest.ipynb #sg015p
+def plot_suggestions(df:pd.DataFrame, # from `rank_photos`
+                     path, # the dataset its `file` column is relative to
+                     n:int=12, # photos shown, from the top
+                     ncols:int=6, # photos per row
+                     size:float=2.2 # inches per photo
+                    ):
+    "The first `n` photos of the ranking, each titled with its file, reason and suggested move: what a person checks before `--apply-top`"
+    import matplotlib.pyplot as plt
+    from bear_lib.images import load_image
+    rows = df.head(n)
+    nr = max(1, -(-len(rows) // ncols))
+    fig, axs = plt.subplots(nr, ncols, figsize=(ncols*size, nr*(size + .55)), squeeze=False)
+    for ax in axs.flat: ax.axis('off')
+    for ax,(_,r) in zip(axs.flat, rows.iterrows()):
+        im = load_image(Path(path)/r.file); im.thumbnail((256, 256))
+        ax.imshow(im)
+        why = r.reason if r.reason else 'not flagged'
+        ax.set_title(f"{r.file}\n{why[:34]}\n→ {r.suggested}", fontsize=7.5, color='C3' if r.flagged else 'k')
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/98ha_suggest.ipynb #sg016
 SUGGESTIONS = '_suggestions.csv'  # in the dataset, as `_oof.csv` and `_duplicates.csv` are
 
@@ -165,3 +187,39 @@ def apply_suggestions(df:pd.DataFrame, # from `rank_photos` or `read_suggestions
     rows = df[df.flagged] if top is None else df[df.flagged].head(int(top))
     marks = {f: s for f,s in zip(rows.file, rows.suggested) if s != KEEP}
     return apply_clean(marks, path, dry_run=dry_run, ledger=ledger, wait=wait)
+
+# %% ../nbs/98ha_suggest.ipynb #sg017g
+def _copy(fns, dest):
+    "A dataset folder of copies of `fns` in their class folders"
+    import shutil
+    for f in fns:
+        d = Path(dest)/Path(f).parent.name; d.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, d/Path(f).name)
+    return Path(dest)
+
+def cleaning_gain(path, # a dataset: a folder of class folders (read only: the work is done on copies)
+                  folds:int=3, # how many folds
+                  seed:int=0, # seed of the folds
+                  only=None, # the folds to run (default: all)
+                  tmp=None # a folder for the copies (default: a new temporary folder)
+                 ) -> pd.DataFrame: # one row per fold: photos, moved by the cleaning, errors raw and cleaned on the held-out fold
+    "For each fold: bear_train's default trained on the other folds raw and after `apply_suggestions`'s default cut, both judged on the untouched fold"
+    import tempfile
+    from fastai.data.transforms import parent_label
+    from bear_lib.data import get_bear_files
+    from bear_lib.evaluate import stratified_folds, evaluate_files
+    from bear_lib.train import train
+    fns = sorted(get_bear_files(path)); labels = [parent_label(f) for f in fns]
+    fold, tmp, rows = stratified_folds(labels, folds, seed), Path(tmp or tempfile.mkdtemp()), []
+    for k in (range(folds) if only is None else only):
+        t = time.time()
+        tr, held = [f for f,i in zip(fns, fold) if i != k], [f for f,i in zip(fns, fold) if i == k]
+        r = dict(fold=k, n_train=len(tr), n_held=len(held))
+        for kind in ('raw', 'cleaned'):
+            ds = _copy(tr, tmp/f'{kind}{k}')
+            if kind == 'cleaned': r['moved'] = len(apply_suggestions(rank_photos(ds), ds))
+            e = evaluate_files(train(ds), held, [parent_label(f) for f in held])
+            r[f'{kind}_errors'] = int((e.pred != e.label).sum())
+        r['seconds'] = round(time.time() - t, 1)
+        rows.append(r)
+    return pd.DataFrame(rows)

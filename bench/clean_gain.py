@@ -9,30 +9,22 @@ k places, so the figure there is a floor.
 
 **Gain.** 3 stratified folds of the clouds (seed 0). For each, bear_train's default (`train`, the features recipe) is trained
 twice on the other two folds: on the photos as they are (raw), and on a copy after `bear_clean --apply-top flagged` (every
-flagged photo trashed or relabelled as suggested: the default cut). Both are judged on the untouched fold, through the
-exported model (ONNX Runtime). Prints both errors with 95% Wilson intervals and `ratio=` cleaned / raw errors (goal <= 0.95).
+flagged photo trashed or relabelled as suggested: the default cut), by `bear_lib.suggest.cleaning_gain`. Both are judged on
+the untouched fold. Prints both errors with 95% Wilson intervals and `ratio=` cleaned / raw errors (goal <= 0.95).
 The test folds are as noisy as the training folds, which caps what any cleaning can show.
 
     OMP_NUM_THREADS=2 nice -n 10 python bench/clean_gain.py [--bears DIR] [--clouds DIR]   # ~5 min on 2 cores (features cached)
     OMP_NUM_THREADS=1 python bench/clean_gain.py --quick   # make test: 12 photos a class, 2 folds
 """
-import argparse, shutil, tempfile, time, warnings
+import argparse, tempfile, time, warnings
 from pathlib import Path
-import numpy as np
-
-def _copy(fns, dest):
-    "A dataset folder of copies of `fns`, in their class folders"
-    for f in fns:
-        d = Path(dest)/Path(f).parent.name; d.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f, d/Path(f).name)
-    return Path(dest)
 
 def _subset(src, n, dest):
     "The first `n` photos of each class of `src`, copied to `dest` (`None`: `src` itself)"
     if n is None: return Path(src)
-    from bear_lib.data import get_bear_files
-    fns = sorted(get_bear_files(src))
-    return _copy([f for c in sorted({f.parent.name for f in fns}) for f in [g for g in fns if g.parent.name == c][:n]], dest)
+    from bear_lib.gather import import_folder
+    import_folder(src, dest, n_per_class=n)
+    return Path(dest)
 
 def finding(src, other, tmp, name, n=None):
     from bear_lib.suggest import rank_photos
@@ -45,39 +37,15 @@ def finding(src, other, tmp, name, n=None):
           f"recall@k {r['recall']:.3f}; {df.flagged.sum()} flagged; ranked in {df.attrs['seconds']} s", flush=True)
     return r
 
-def _errors(learn, held, tmp):
-    "Errors of `learn`'s export (ONNX Runtime) on the photos `held`"
-    from fastai.data.transforms import parent_label
-    from bear_lib.train import export_model
-    from bear_lib.bundle import load_model
-    from bear_lib.evaluate import evaluate_files
-    export_model(learn, tmp/'export.pkl')
-    df = evaluate_files(load_model(tmp/'export.pkl'), held, [parent_label(f) for f in held])
-    return int((df.pred != df.label).sum())
-
 def gain(src, tmp, folds=3, n=None):
-    from fastai.data.transforms import parent_label
-    from bear_lib.data import get_bear_files
-    from bear_lib.evaluate import stratified_folds, wilson_interval
-    from bear_lib.train import train
-    from bear_lib.suggest import rank_photos, apply_suggestions
+    from bear_lib.suggest import cleaning_gain
+    from bear_lib.evaluate import wilson_interval
     src = _subset(src, n, tmp/'gain-src')
-    fns = sorted(get_bear_files(src)); labels = [parent_label(f) for f in fns]
-    fold = stratified_folds(labels, folds, 0)
-    err = dict(raw=0, cleaned=0); moved = 0
-    for k in range(folds):
-        t = time.time()
-        tr, held = [f for f,i in zip(fns, fold) if i != k], [f for f,i in zip(fns, fold) if i == k]
-        raw = _copy(tr, tmp/f'raw{k}')
-        e_raw = _errors(train(raw), held, tmp/f'raw{k}')
-        cl = _copy(tr, tmp/f'clean{k}')
-        rows = apply_suggestions(rank_photos(cl), cl)  # bear_clean --apply-top flagged
-        moved += len(rows)
-        e_cl = _errors(train(cl), held, tmp/f'clean{k}')
-        err['raw'] += e_raw; err['cleaned'] += e_cl
-        print(f"gain, fold {k}: {len(tr)} training photos, {len(rows)} moved by the cleaning; errors on the {len(held)} held out: "
-              f"raw {e_raw}, cleaned {e_cl} ({time.time() - t:.0f} s)", flush=True)
-    n = len(fns)
+    g = cleaning_gain(src, folds, seed=0, tmp=tmp/'gain')
+    for r in g.itertuples():
+        print(f"gain, fold {r.fold}: {r.n_train} training photos, {r.moved} moved by the cleaning; errors on the {r.n_held} held out: "
+              f"raw {r.raw_errors}, cleaned {r.cleaned_errors} ({r.seconds:.0f} s)", flush=True)
+    err, n = dict(raw=int(g.raw_errors.sum()), cleaned=int(g.cleaned_errors.sum())), int(g.n_held.sum())
     for kk in ('raw', 'cleaned'):
         lo, hi = wilson_interval(err[kk], n)
         print(f"gain, {kk}: {err[kk]}/{n} wrong, error {err[kk]/n:.1%} (95% interval {lo:.1%} to {hi:.1%})")
