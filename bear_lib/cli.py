@@ -208,13 +208,13 @@ def bear_clean(images:Param("Dataset: a folder of class folders", str),
     "Rank IMAGES' photos by what is most likely wrong (mislabelled, like no class, a copy across classes), with reasons, to a CSV; apply or undo the top ones through the ledger"
     import pandas as pd
     from bear_lib.ledger import undo_clean, clean_summary
-    from bear_lib.suggest import rank_photos, save_suggestions, read_suggestions, apply_suggestions, SUGGESTIONS
     path = Path(images)
     if not path.is_dir(): sys.exit(f"No dataset at {images}: pass a folder of class folders, e.g. bears/grizzly/*.jpg")
     try:
-        if undo:
+        if undo:  # the ledger alone: no torch to import
             rows = undo_clean(path, 'last')
             return print(clean_summary(rows) if rows else f"Nothing to undo in {path}")
+        from bear_lib.suggest import rank_photos, save_suggestions, read_suggestions, apply_suggestions, SUGGESTIONS
         if suggestions: df = read_suggestions(suggestions, path)
         else:
             df = rank_photos(path, model, folds=folds, relabel=relabel)

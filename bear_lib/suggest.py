@@ -7,12 +7,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 import numpy as np, pandas as pd
+from .core import needs
+needs('train', 'bear_lib.suggest'); needs('gather', 'bear_lib.suggest')  # before the imports: a missing extra is one sentence, not a traceback
 from fastcore.all import *
-from .core import needs, unique_path, inside
+from fastai.data.transforms import parent_label
+from .core import unique_path, inside
+from .data import get_bear_files
 from .ledger import KEEP, DELETE, LEDGER, apply_clean
 from .bundle import bundle_files, read_card
-# `rank_photos` imports torch, fastai and cleanlab when it is called: reading, applying and undoing suggestions don't need them,
-# and `bear_clean --apply-top` or `--undo` from a CSV take a second instead of the ten that importing torch costs
+from .images import load_image
+from .evaluate import stratified_folds, evaluate_files
+from .features import photo_features, head_candidates, cv_heads, best_head, default_arch
+from .gather.dedupe import find_duplicates
+from .train import train
 
 # %% auto #0
 __all__ = ['OUTLIER_K', 'OUTLIER_IQR', 'RELABEL', 'SUGGESTIONS', 'label_quality', 'outliers', 'rank_photos', 'plot_suggestions',
@@ -51,7 +58,6 @@ RELABEL = 0.6  # a flagged photo moves to the class the model gives at least thi
 
 def _oof_probs(path, fns, labels, vocab, model, arch, size, folds, seed):
     "Out-of-fold probabilities of the photos from the features recipe: the model card's head (or every candidate, the best by log loss)"
-    from bear_lib.features import photo_features, head_candidates, cv_heads, best_head, default_arch
     card = read_card(bundle_files(model)['card']) if model else {}
     if card and [str(v) for v in card.get('vocab', [])] != vocab:
         raise ValueError(f"The model knows {card.get('vocab')} but {path} has class folders {vocab}: "
@@ -67,7 +73,6 @@ def _oof_probs(path, fns, labels, vocab, model, arch, size, folds, seed):
 
 def _copies(path, fns, P, vocab):
     "{file: (keep, classes)} for each copy of a photo filed under another class too: all but the copy in the class `P` favours"
-    from bear_lib.gather.dedupe import find_duplicates
     ix = {Path(f).resolve(): i for i,f in enumerate(fns)}
     out = {}
     for g in find_duplicates(path):
@@ -98,9 +103,6 @@ def rank_photos(path, # the dataset: a folder of class folders
                 copies:bool=True # also look for the same photo under two classes
                ) -> pd.DataFrame:
     "Every photo of `path`, the most likely wrong first: its label, the model's out-of-fold answer, outlier distance, flags, reason and suggested action"
-    needs('train', 'bear_lib.suggest.rank_photos'); needs('gather', 'bear_lib.suggest.rank_photos')
-    from fastai.data.transforms import parent_label
-    from bear_lib.data import get_bear_files
     t, path = time.time(), Path(path).resolve()
     fns = [Path(f).resolve() for f in get_bear_files(path)]
     labels = [parent_label(f) for f in fns]; vocab = sorted(set(labels))
@@ -135,7 +137,6 @@ def plot_suggestions(df:pd.DataFrame, # from `rank_photos`
                     ):
     "The first `n` photos of the ranking, each titled with its file, reason and suggested move: what a person checks before `--apply-top`"
     import matplotlib.pyplot as plt
-    from bear_lib.images import load_image
     rows = df.head(n)
     nr = max(1, -(-len(rows) // ncols))
     fig, axs = plt.subplots(nr, ncols, figsize=(ncols*size, nr*(size + .55)), squeeze=False)
@@ -205,10 +206,6 @@ def cleaning_gain(path, # a dataset: a folder of class folders (read only: the w
                  ) -> pd.DataFrame: # one row per fold: photos, moved by the cleaning, errors raw and cleaned on the held-out fold
     "For each fold: bear_train's default trained on the other folds raw and after `apply_suggestions`'s default cut, both judged on the untouched fold"
     import tempfile
-    from fastai.data.transforms import parent_label
-    from bear_lib.data import get_bear_files
-    from bear_lib.evaluate import stratified_folds, evaluate_files
-    from bear_lib.train import train
     fns = sorted(get_bear_files(path)); labels = [parent_label(f) for f in fns]
     fold, tmp, rows = stratified_folds(labels, folds, seed), Path(tmp or tempfile.mkdtemp()), []
     for k in (range(folds) if only is None else only):

@@ -8,13 +8,15 @@ import shutil
 from pathlib import Path
 import numpy as np
 from ..core import class_folders
-from ..data import get_bear_files
+from ..images import IMAGE_EXTS
 from .fixtures import ood_images, jpeg_bytes
 
 # %% auto #0
 __all__ = ['plant_problems', 'recall_at_k']
 
 # %% ../../nbs/99e_plant.ipynb #pl005
+def _photos(path): return sorted(f for d in class_folders(path) for f in d.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+
 def plant_problems(src, # a dataset: a folder of class folders (read only)
                    dest, # a new folder for the copy
                    flips:float=0.1, # share of the photos moved to another class
@@ -24,7 +26,7 @@ def plant_problems(src, # a dataset: a folder of class folders (read only)
                   ) -> dict: # relative posix path in `dest` → 'flip' or 'junk'
     "Copy `src` to `dest` with `flips` of its photos filed under another class and `junk` images of no class added, and say where they are"
     rng, dest = np.random.default_rng(seed), Path(dest)
-    fns = sorted(get_bear_files(src)); classes = sorted(d.name for d in class_folders(src))
+    fns = _photos(src); classes = sorted(d.name for d in class_folders(src))
     flip = set(rng.choice(len(fns), int(round(flips*len(fns))), replace=False).tolist())
     planted = {}
     for i,f in enumerate(fns):
@@ -35,7 +37,7 @@ def plant_problems(src, # a dataset: a folder of class folders (read only)
         shutil.copy2(f, dest/c/name)
         if i in flip: planted[f'{c}/{name}'] = 'flip'
     n = int(round(junk*len(fns)))
-    pool = [('file', f) for f in sorted(get_bear_files(other))] if other else []
+    pool = [('file', f) for f in _photos(other)] if other else []
     ims = ood_images()
     pool += [('image', k) for k in sorted(ims)]
     n_pkg = min(len(ims), n//3 if other else n)  # a third from the packages when there is another dataset
