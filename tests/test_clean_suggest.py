@@ -19,6 +19,15 @@ def planted(bears, tmp_path_factory):
     import_folder(bears, root/'src', n_per_class=30)
     return root/'bears', plant_problems(root/'src', root/'bears')
 
+@pytest.fixture(scope='module')
+def ranked(planted, tmp_path_factory):
+    "`bear_clean` run once on a copy of the planted bears: (the copy, its snapshot before, what it printed)"
+    import shutil
+    d = tmp_path_factory.mktemp('ranked')/'bears'
+    shutil.copytree(planted[0], d)
+    before = snapshot(d)
+    return d, before, run('bear_clean', d).stdout
+
 @pytest.fixture
 def ds(planted, tmp_path):
     import shutil
@@ -26,9 +35,8 @@ def ds(planted, tmp_path):
 
 def _rows(fn): return list(csv.DictReader(open(fn)))
 
-def test_ranks_planted_problems_and_moves_nothing(ds, planted):
-    before = snapshot(ds)
-    out = run('bear_clean', ds).stdout
+def test_ranks_planted_problems_and_moves_nothing(ranked, planted):
+    ds, before, out = ranked
     assert f"{len(before)} photos ranked in" in out and 'flagged' in out, out
     rows = _rows(ds/'_suggestions.csv')
     assert {r['file'] for r in rows} == set(before)  # every photo once
@@ -39,26 +47,22 @@ def test_ranks_planted_problems_and_moves_nothing(ds, planted):
     assert flagged and all(x['reason'] for x in flagged) and rows[:len(flagged)] == flagged  # flagged first, each with its reason
     assert snapshot(ds) == before  # ranking moves nothing
 
-def test_apply_top_then_undo(ds):
-    before = snapshot(ds)
-    run('bear_clean', ds)
-    out = run('bear_clean', ds, '--suggestions', ds/'_suggestions.csv', '--apply-top', '3').stdout
+def test_apply_top_then_undo(ds, ranked):
+    "The CSV a person looked at (the ranked copy's), applied to a fresh copy: its first three rows move, and come back"
+    before, csv_ = snapshot(ds), ranked[0]/'_suggestions.csv'
+    out = run('bear_clean', ds, '--suggestions', csv_, '--apply-top', '3').stdout
     led = read_jsonl(ds/LEDGER)
     assert len(led) == 3 and '--undo' in out, out
-    top = [x for x in _rows(ds/'_suggestions.csv')[:3]]
+    top = _rows(csv_)[:3]
     assert [r['src'] for r in sorted(led, key=lambda r: r['src'])] == sorted(x['file'] for x in top)
     for r in led: assert (ds/r['dest']).is_file() and not (ds/r['src']).exists() and before[r['src']] == r['sha256']
     assert '3 moved back' in run('bear_clean', ds, '--undo').stdout
     assert snapshot(ds) == before
 
 def test_with_model(dataset, tiny):
-    "With --model, the model's backbone and head rank; a model of other classes is refused in one sentence"
+    "With --model, the model's backbone (and size, and head) rank the photos (a model of other classes: 98ha_suggest's tests)"
     out = run('bear_clean', dataset, '--model', tiny[1]).stdout
-    assert 'photos ranked in' in out and '(efficientnet_lite0 features)' in out, out
-    other = dataset.parent/'other'
-    for c in ('cats', 'dogs'): (other/c).mkdir(parents=True); [(other/c/f.name).write_bytes(f.read_bytes()) for f in list((dataset/'black').iterdir())[:3]]
-    r = run('bear_clean', other, '--model', tiny[1], check=False)
-    assert r.returncode == 1 and 'The model knows' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert f"{len(snapshot(dataset))} photos ranked in" in out and '(efficientnet_lite0 features)' in out, out
 
 def test_hostile_csv_moves_nothing_outside(ds, tmp_path):
     "A shipped or edited CSV is hostile: rows leading outside the dataset are dropped, a bad class refuses the batch"
