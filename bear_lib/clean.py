@@ -4,6 +4,7 @@
 
 # %% ../nbs/98h_clean.ipynb #c003
 from __future__ import annotations
+import html
 from collections import Counter
 from pathlib import Path
 from .core import needs
@@ -215,6 +216,14 @@ def _tag(row) -> str:
     if label != filed: return f"{label} · moved from {filed}"  # relabelled since the ranking: its suggestion is done with
     return f"{label} · {reason or 'flagged'} → {suggested}" if flagged else f"{label} · —"
 
+def _tag_widget(row, # a row of the queue
+                width:int # the photo's box, in pixels
+               ) -> widgets.HTML:
+    "`_tag(row)` in small type, wrapped to the box (a copy's reason is long), in red while a suggestion waits; escaped: a CSV may say anything"
+    red = row[4] and row[1] == row[5]
+    return widgets.HTML(f'<div style="font-size:12px;line-height:1.35;white-space:normal;overflow-wrap:anywhere;color:{"#a3302a" if red else "#555"}">'
+                        f'{html.escape(_tag(row))}</div>', layout={'width': f'{width}px'})
+
 @patch
 def _show_page(self:Cleaner):
     "Show the queue's page `self.page` (the last one, if it has shrunk), each photo's reason under its dropdown"
@@ -223,9 +232,7 @@ def _show_page(self:Cleaner):
     self.rows = self._queued()[self.page*n:(self.page+1)*n]
     self.iw.set_fns(self.rows.itemgot(0))
     self.seen.update(self.rows.itemgot(0))
-    for o,box in zip(self.rows, self.iw.widget.children):
-        t = _tag(o)
-        box.children = (*box.children, widgets.Label(t, tooltip=t, layout={'width': f'{self.iw.width}px'}, style={'font_size': '12px'}))
+    for o,box in zip(self.rows, self.iw.widget.children): box.children = (*box.children, _tag_widget(o, self.iw.width))
 
 @patch
 def turn(self:Cleaner, step:int=1 # pages forward (negative: back)

@@ -130,11 +130,14 @@ def test_bear_app_clean_errors(tiny, tmp_path):
     assert r.returncode != 0 and 'Cleaning needs a trained model' in r.stderr
 
 # --- The ranked queue (issue 29): the cleaner opens on `rank_photos`' ranking, a page at a time ---
+import html, re
 import pandas as pd
 from bear_lib.suggest import rank_photos, save_suggestions, SUGGESTIONS
 from bear_lib.testing import plant_mistakes
 
-def tags(c): return [b.children[2].value for b in c.iw.widget.children]  # each box: image, dropdown, reason
+def tags(c):
+    "The text under each photo of the page (each box: image, dropdown, reason)"
+    return [html.unescape(re.sub('<[^>]+>', '', b.children[2].value)) for b in c.iw.widget.children]
 
 def expected_tags(rows): return [f'{l} · {r} → {s}' if fl else f'{l} · —' for l,r,s,fl in zip(rows.label, rows.reason, rows.suggested, rows.flagged)]
 

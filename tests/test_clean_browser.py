@@ -31,7 +31,7 @@ def test_clean_page(serve_app, browser, tiny, dataset, bears):
     assert selects.nth(0).input_value() == 'Suggested (ranked)' and selects.nth(1).is_disabled()
     assert label_text(page, '^Page 1 of') == f'Page 1 of 2 · 30 of {n} looked at, {n - 30} left · 0 marked: 0 to delete, 0 to relabel'
     images(page, 30)
-    tags = page.locator('.widget-output + .widget-dropdown + .widget-label')  # each photo's box: image, dropdown, reason
+    tags = page.locator('.widget-output + .widget-dropdown + .widget-html')  # each photo's box: image, dropdown, reason
     texts = tags.all_inner_texts()
     assert len(texts) == 30 and all(re.fullmatch(r'(black|grizzly|teddy) · (.+ → .+|—)', t) for t in texts), texts
     flagged = [t for t in texts if ' → ' in t]
@@ -68,7 +68,7 @@ def test_clean_page(serve_app, browser, tiny, dataset, bears):
     page.wait_for_function("() => !document.querySelectorAll('.widget-dropdown select')[1].disabled", timeout=30_000)
     assert selects.nth(1).input_value() == 'Train'       # the split
     label_text(page, r'^0 marked: 0 to delete, 0 to relabel')
-    page.wait_for_function("() => document.querySelectorAll('.widget-output + .widget-dropdown + .widget-label').length == 0 "
+    page.wait_for_function("() => document.querySelectorAll('.widget-output + .widget-dropdown + .widget-html').length == 0 "
                            "&& document.querySelectorAll('.widget-output img').length >= 2", timeout=30_000)  # the queue's page has gone
     page.wait_for_timeout(2000)
     shown = page.locator('.widget-output img').count()
