@@ -4,10 +4,12 @@
 
 # %% ../nbs/98h_clean.ipynb #c003
 from __future__ import annotations
+import html
 from collections import Counter
 from pathlib import Path
 from .core import needs
 needs('train', 'bear_lib.clean'); needs('app', 'bear_lib.clean')  # before the imports: a missing extra is one sentence, not a traceback
+needs('gather', 'bear_lib.clean')  # the ranked queue's copies across classes (`bear_lib.suggest` finds them with `bear_lib.gather.dedupe`)
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.all import *
@@ -17,15 +19,16 @@ from fastai.vision.widgets import ImagesCleaner, ImageClassifierCleaner
 import fastai.vision.widgets as _fw
 from .core import unique_path, inside
 from .ledger import KEEP, DELETE, TRASH, LEDGER, apply_clean, undo_clean, clean_summary
-from .data import bear_dls
+from .data import bear_dls, get_bear_files
 from .evaluate import learner_probs, preds_frame
 from .bundle import BearModel
 from .train import dataset_path
 from .voila import voila_notebook
+from .suggest import rank_photos, read_suggestions, SUGGESTIONS
 
 # %% auto #0
-__all__ = ['OOF', 'oof_losses', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on', 'cleaning_learner',
-           'clean_app', 'clean_notebook']
+__all__ = ['OOF', 'QUEUE', 'oof_losses', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on',
+           'cleaning_learner', 'ranked_queue', 'clean_app', 'clean_notebook']
 
 # %% ../nbs/98h_clean.ipynb #q-oof
 OOF = '_oof.csv'
@@ -51,6 +54,8 @@ def _oof_ranks(path, # the dataset
     return oof_losses(oof or path/OOF, path) if oof or (path/OOF).is_file() else None
 
 # %% ../nbs/98h_clean.ipynb #c021
+QUEUE = 'Suggested (ranked)'  # the Category dropdown's first view when the cleaner has a queue: every photo, the most likely wrong first
+
 def _dropdown(box) -> widgets.Dropdown: return first(box.children, risinstance(widgets.Dropdown))
 
 def dropdowns(cleaner # a `Cleaner` or fastai's `ImageClassifierCleaner`
@@ -58,40 +63,62 @@ def dropdowns(cleaner # a `Cleaner` or fastai's `ImageClassifierCleaner`
     "The dropdowns under the images `cleaner` shows, in order"
     return L(cleaner.iw.widget.children).map(_dropdown)
 
+def _queue_rows(path, # the dataset
+                queue # a `rank_photos` or `read_suggestions` DataFrame, or None
+               ) -> L|None: # [file, class, suggested, reason, flagged, class when ranked] per photo of `path` still there, in the queue's order
+    "The queue's rows as the cleaner keeps them: a row that leads outside `path`, whose file is gone, or listed before, is left out"
+    if queue is None: return None
+    out, have = L(), set()
+    for f,s,r,fl in zip(queue.file, queue.suggested, queue.reason, queue.flagged):
+        try: fn = inside(path, f)
+        except ValueError: continue
+        if fn.is_file() and fn.parent.parent == path and fn not in have:
+            have.add(fn)
+            out.append([fn, fn.parent.name, str(s), r if isinstance(r, str) else '', bool(fl), fn.parent.name])
+    return out
+
 @delegates(ImagesCleaner, but=['opts'])
 class Cleaner(ImageClassifierCleaner):
-    "fastai's `ImageClassifierCleaner` that keeps marks per file across dropdown changes, with Preview, Apply and Undo"
+    "fastai's `ImageClassifierCleaner` that keeps marks per file across dropdown changes, with Preview, Apply and Undo, and a ranked queue"
     def __init__(self, learn:Learner, # a `Learner` whose `dls` hold the dataset's files (from `train` or `cleaning_learner`)
                  path=None, # the dataset folder (default: the one `learn` was trained on)
                  ledger:str=LEDGER, # the ledger in `path`
                  wait:float=10., # seconds Apply and Undo wait for another cleaner of `path` before saying it is in use
                  oof=None, # out-of-fold predictions (a `bear_eval` CSV) to rank by; default: `path/_oof.csv` when it exists
+                 queue=None, # a `rank_photos` DataFrame: shown first, a page at a time, and the categories ranked in its order
                  **kwargs):
         store_attr('ledger,wait')
-        self.marks, self.path = {}, dataset_path(learn, path)
+        self.marks, self.path, self.vocab = {}, dataset_path(learn, path), tuple(learn.dls.vocab)
         self.count, self.status, self.out = widgets.Label(), widgets.Label(), widgets.Output()
+        self.queue, self.page, self.seen, self.rows = _queue_rows(self.path, queue), 0, set(), L()
+        pager = [('◀ Previous', partial(self.turn, -1)), ('Next ▶', partial(self.turn, 1)), ("Take this page's suggestions", self.take_suggestions)]
+        self.pager = dict(zip(['prev', 'next', 'take'], [self._button(d, f) for d,f in pager]))
+        self.pager_box = widgets.HBox(list(self.pager.values()))
         _fw.display = display  # fastai's `widget` uses IPython's builtin `display`, missing outside IPython (scripts, pytest)
         self.oof = _oof_ranks(self.path, oof)
-        if self.oof is None: super().__init__(learn, **kwargs)
-        else:  # fastai's `__init__` without its pass of the model over every photo: the out-of-fold losses rank them
-            self.default = self.iw = ImagesCleaner(learn.dls.vocab, **kwargs)
-            self.dd_cats, self.dd_ds = widgets.Dropdown(options=learn.dls.vocab), widgets.Dropdown(options=('Train', 'Valid'))
-            self.iwis = tuple(L((f, parent_label(f), self.oof.get(Path(f).resolve(), 0.)) for f in learn.dls[i].items) for i in (0, 1))
+        ranks = self.oof if self.oof is not None or self.queue is None else {o[0]: len(self.queue) - i for i,o in enumerate(self.queue)}
+        if ranks is None: super().__init__(learn, **kwargs)
+        else:  # fastai's `__init__` without its pass of the model over every photo: the out-of-fold losses (or the queue) rank them
+            self.default = self.iw = ImagesCleaner(self.vocab, **kwargs)
+            self.dd_cats = widgets.Dropdown(options=((QUEUE,) if self.queue is not None else ()) + self.vocab)
+            self.dd_ds = widgets.Dropdown(options=('Train', 'Valid'))
+            self.iwis = tuple(L((f, parent_label(f), ranks.get(Path(f).resolve(), 0.)) for f in learn.dls[i].items) for i in (0, 1))
             self.dd_ds.observe(self.on_change_ds, 'value'); self.dd_cats.observe(self.on_change_ds, 'value')
         self.iwis = tuple(L([Path(f).resolve(), t, float(l)] for f,t,l in o) for o in self.iwis)
         self.dd_cats.description, self.dd_ds.description = 'Category', 'Split'
         self.iw.widget.layout.flex_flow = 'row wrap'  # a grid: in Voilà the carousel's boxes grow a million pixels wide
-        btns = []
-        for desc,f in [('Preview', self.preview), ('Apply', self.apply), ('Undo last', self.undo), ('Undo all', partial(self.undo, 'all'))]:
-            b = widgets.Button(description=desc); b.on_click(partial(self._click, f)); btns.append(b)
-        self.btns = dict(zip(['preview', 'apply', 'undo', 'undo_all'], btns))
-        self.widget = widgets.VBox([widgets.HBox([self.dd_cats, self.dd_ds]), self.count, self.iw.widget,
-                                    widgets.HBox(btns), self.status, self.out])
+        self.btns = {k: self._button(d, f) for k,d,f in [('preview', 'Preview', self.preview), ('apply', 'Apply', self.apply),
+                     ('undo', 'Undo last', self.undo), ('undo_all', 'Undo all', partial(self.undo, 'all'))]}
+        self.widget = widgets.VBox([widgets.HBox([self.dd_cats, self.dd_ds]), self.count, self.pager_box, self.iw.widget,
+                                    widgets.HBox(list(self.btns.values())), self.status, self.out])
         self.on_change_ds()
 
     def on_change_ds(self, change=None):
-        "Show the chosen category and split, each dropdown set from `marks`"
-        super().on_change_ds(change)
+        "Show the chosen view (a page of the queue, or a category and split), each dropdown set from `marks`"
+        inq = self.dd_cats.value == QUEUE
+        self.dd_ds.disabled, self.pager_box.layout.display = inq, None if inq else 'none'  # the queue spans both splits
+        if inq: self._show_page()
+        else: super().on_change_ds(change)
         for fn,box in zip(self.iw.fns, self.iw.widget.children):
             fn, dd = Path(fn).resolve(), _dropdown(box)
             box.layout.width = f'{self.iw.width + 8}px'
@@ -99,6 +126,9 @@ class Cleaner(ImageClassifierCleaner):
             dd.observe(partial(self._dd_changed, fn), 'value')
         self._show_count()
 
+    def _button(self, desc, f):
+        b = widgets.Button(description=desc, layout={'width': 'max-content'}); b.on_click(partial(self._click, f))
+        return b
     def _dd_changed(self, fn, change): self.mark(fn, change['new'])
     def _click(self, f, _btn):
         try: f()
@@ -118,18 +148,25 @@ def mark(self:Cleaner, fn, # an image of the dataset
 @patch
 def _show_count(self:Cleaner):
     n = Counter('delete' if v == DELETE else 'relabel' for v in self.marks.values())
-    self.count.value = f"{len(self.marks)} marked: {n['delete']} to delete, {n['relabel']} to relabel"
+    marked = f"{len(self.marks)} marked: {n['delete']} to delete, {n['relabel']} to relabel"
+    if self.dd_cats.value != QUEUE: self.count.value = marked; return
+    rows = self._queued()
+    seen, pages = sum(o[0] in self.seen for o in rows), self._pages()
+    self.count.value = f"Page {self.page + 1} of {pages} · {seen} of {len(rows)} looked at, {len(rows) - seen} left · {marked}"
+    self.pager['prev'].disabled, self.pager['next'].disabled = self.page == 0, self.page >= pages - 1
 
 # %% ../nbs/98h_clean.ipynb #c024
 @patch
 def _moved(self:Cleaner, rows):
-    "Follow the moves in `rows` in the cleaner's file lists and marks"
+    "Follow the moves in `rows` in the cleaner's file lists, queue and marks"
     moves = {self.path/r['src']: self.path/r['dest'] for r in rows if r['action'] != 'skip'}
-    for o in (o for iwi in self.iwis for o in iwi):
+    for o in (o for lst in (*self.iwis, self.queue or ()) for o in lst):
         if o[0] in moves:
             o[0] = moves[o[0]]
             o[1] = None if o[0].relative_to(self.path).parts[0] == TRASH else o[0].parent.name
-    for src in moves: self.marks.pop(src, None)
+    for src,dest in moves.items():
+        self.marks.pop(src, None)
+        if src in self.seen: self.seen.discard(src); self.seen.add(dest)
 
 @patch
 def _report(self:Cleaner, rows):
@@ -142,8 +179,8 @@ def _report(self:Cleaner, rows):
 @patch
 def apply(self:Cleaner, dry_run:bool=False # only show what would be done
          ) -> L:
-    "Apply the marks with `apply_clean` and show a summary"
-    rows = apply_clean(self.marks, self.path, dry_run=dry_run, ledger=self.ledger, classes=self.dd_cats.options, wait=self.wait)
+    "Apply the marks with `apply_clean` and show a summary; the view (the queue's page, or the category) stays"
+    rows = apply_clean(self.marks, self.path, dry_run=dry_run, ledger=self.ledger, classes=self.vocab, wait=self.wait)
     if not dry_run: self._moved(rows); self.on_change_ds()
     self._report(rows)
     return rows
@@ -161,6 +198,57 @@ def undo(self:Cleaner, what:str='last' # 'last' or 'all'
     self._moved(rows); self.on_change_ds()
     self._report(rows)
     return rows
+
+# %% ../nbs/98h_clean.ipynb #q-page
+@patch
+def _queued(self:Cleaner) -> L:
+    "The queue's rows still in the dataset (a trashed photo leaves the queue; undo brings it back in its place)"
+    return L(o for o in self.queue if o[1] is not None) if self.queue is not None else L()
+
+@patch
+def _pages(self:Cleaner) -> int:
+    "How many pages of `max_n` photos the queue fills (1 when it is empty)"
+    return max(1, -(-len(self._queued()) // self.iw.max_n))
+
+def _tag(row) -> str:
+    "What the queue says under a photo: its class, then its reason and suggestion ('—' when nothing is flagged), or where it came from"
+    _, label, suggested, reason, flagged, filed = row
+    if label != filed: return f"{label} · moved from {filed}"  # relabelled since the ranking: its suggestion is done with
+    return f"{label} · {reason or 'flagged'} → {suggested}" if flagged else f"{label} · —"
+
+def _tag_widget(row, # a row of the queue
+                width:int # the photo's box, in pixels
+               ) -> widgets.HTML:
+    "`_tag(row)` in small type, wrapped to the box (a copy's reason is long), in red while a suggestion waits; escaped: a CSV may say anything"
+    red = row[4] and row[1] == row[5]
+    return widgets.HTML(f'<div style="font-size:12px;line-height:1.35;white-space:normal;overflow-wrap:anywhere;color:{"#a3302a" if red else "#555"}">'
+                        f'{html.escape(_tag(row))}</div>', layout={'width': f'{width}px'})
+
+@patch
+def _show_page(self:Cleaner):
+    "Show the queue's page `self.page` (the last one, if it has shrunk), each photo's reason under its dropdown"
+    self.page = max(0, min(self.page, self._pages() - 1))
+    n = self.iw.max_n
+    self.rows = self._queued()[self.page*n:(self.page+1)*n]
+    self.iw.set_fns(self.rows.itemgot(0))
+    self.seen.update(self.rows.itemgot(0))
+    for o,box in zip(self.rows, self.iw.widget.children): box.children = (*box.children, _tag_widget(o, self.iw.width))
+
+@patch
+def turn(self:Cleaner, step:int=1 # pages forward (negative: back)
+        ):
+    "Show the queue's page `step` pages on"
+    self.page = max(0, self.page + step)
+    self.on_change_ds()
+
+@patch
+def take_suggestions(self:Cleaner) -> int: # how many dropdowns were set
+    "Set the dropdown of each flagged photo on the queue's page (not relabelled since) to its suggestion: the marks follow, nothing moves before Apply"
+    if self.dd_cats.value != QUEUE: return 0
+    n = 0
+    for o,dd in zip(self.rows, dropdowns(self)):
+        if o[4] and o[1] == o[5] and o[2] in dd.options: dd.value = o[2]; n += 1
+    return n
 
 # %% ../nbs/98h_clean.ipynb #c033
 def top_losses(learn:Learner, # a `Learner` whose `dls` hold the dataset's files
@@ -230,13 +318,28 @@ def cleaning_learner(path, # the dataset: a folder of class folders
     m.learn.dls = dls
     return m.learn
 
-@delegates(Cleaner, but=['learn', 'path'])
+def ranked_queue(path, # the dataset
+                 model=None # a `bear_train` export trained on it, for `rank_photos`
+                ):
+    "`path/_suggestions.csv` when it lists exactly the dataset's photos now (a quick start), else `rank_photos(path, model)`"
+    path, csv = Path(path).resolve(), Path(path).resolve()/SUGGESTIONS
+    if csv.is_file():
+        try: df = read_suggestions(csv, path)
+        except ValueError: df = None  # not a CSV `bear_clean` wrote (pandas' parse errors are `ValueError`s too): rank again
+        now = sorted(Path(f).resolve().relative_to(path).as_posix() for f in get_bear_files(path))
+        if df is not None and sorted(df.file) == now: return df
+    return rank_photos(path, model)
+
+@delegates(Cleaner, but=['learn', 'path', 'queue'])
 def clean_app(path, # the dataset
               model='export.pkl', # a `bear_train` export trained on it
+              queue=True, # True: open on `ranked_queue(path, model)`; a `rank_photos` DataFrame: open on it; False: the categories only
               **kwargs
              ) -> Cleaner:
-    "A `Cleaner` for the dataset `path`, ranked by the exported `model`"
-    return Cleaner(cleaning_learner(path, model), path, **kwargs)
+    "A `Cleaner` for the dataset `path`, on the ranked queue first (by default), its categories ranked in its order (or by the model)"
+    learn = cleaning_learner(path, model)
+    if queue is True: queue = ranked_queue(path, model)
+    return Cleaner(learn, path, queue=None if queue is False else queue, **kwargs)
 
 def clean_notebook(fname, # where to write the notebook
                    path, # the dataset
@@ -245,7 +348,9 @@ def clean_notebook(fname, # where to write the notebook
     "Write the Voilà notebook that shows `clean_app(path, model)` to `fname`"
     path,model = Path(path).resolve(), Path(model).resolve()
     return voila_notebook(fname,
-        f"# Clean `{path.name}`\nThe images the model finds hardest come first. Choose `<Delete>` or another class under an image, "
-        "look at other categories and splits (your marks stay), then **Preview** and **Apply**. Deleted files go to `_trash/`, "
-        "every move is written to `clean.jsonl`, and **Undo** moves them back.",
+        f"# Clean `{path.name}`\nThe ranked queue comes first: every photo, the most likely wrong first, with its reason and a "
+        "suggestion under it (a label the model doubts, a photo like no class, a copy filed under another class). "
+        "**Take this page's suggestions** sets them, or choose `<Delete>` or another class yourself; **Next ▶** turns the page. "
+        "The Category dropdown shows each class and split (your marks stay). Then **Preview** and **Apply**: deleted files go to "
+        "`_trash/`, every move is written to `clean.jsonl`, and **Undo** moves them back.",
         f"from bear_lib.clean import clean_app\nclean_app({str(path)!r}, {str(model)!r})")

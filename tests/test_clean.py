@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from bear_lib.core import sha256
 from bear_lib.ledger import read_jsonl
-from bear_lib.clean import clean_app, cleaning_learner, losses_csv, apply_csv, dropdowns
+from bear_lib.clean import clean_app, cleaning_learner, losses_csv, apply_csv, dropdowns, QUEUE, ranked_queue
 from bear_lib.ledger import apply_clean, undo_clean, DELETE, KEEP, TRASH, LEDGER, LOCK
 from bear_lib.testing import BIN, snapshot as _snapshot, toy_dataset as toy
 
@@ -16,6 +16,7 @@ def show(c, cat, split):
 
 def test_marks_survive_dropdown_changes(tiny, dataset):
     c = clean_app(dataset, tiny[1], max_n=5)
+    assert c.dd_cats.value == QUEUE and len(c.queue) == 24  # it opens on the ranked queue (`rank_photos`)
     show(c, 'black', 'Train')
     a, b = c.iw.fns[0], c.iw.fns[1]
     dropdowns(c)[0].value = DELETE
@@ -45,7 +46,7 @@ def test_fastai_cleaner_loses_marks(tiny, dataset):
 
 def test_apply_then_undo_restores_files(tiny, dataset):
     before = snapshot(dataset)
-    c = clean_app(dataset, tiny[1], max_n=4)
+    c = clean_app(dataset, tiny[1], max_n=30)  # every photo of a view: the relabelled one is in the new class's, wherever it ranks
     show(c, 'black', 'Train')
     gone, moved = Path(c.iw.fns[0]), Path(c.iw.fns[1])
     dropdowns(c)[0].value = DELETE
@@ -127,6 +128,90 @@ def test_bear_app_clean_errors(tiny, tmp_path):
     assert r.returncode != 0 and 'No dataset at' in r.stderr
     r = run('--clean', tiny[0])
     assert r.returncode != 0 and 'Cleaning needs a trained model' in r.stderr
+
+# --- The ranked queue (issue 29): the cleaner opens on `rank_photos`' ranking, a page at a time ---
+import html, re
+import pandas as pd
+from bear_lib.suggest import rank_photos, save_suggestions, SUGGESTIONS
+from bear_lib.testing import plant_mistakes
+
+def tags(c):
+    "The text under each photo of the page (each box: image, dropdown, reason)"
+    return [html.unescape(re.sub('<[^>]+>', '', b.children[2].value)) for b in c.iw.widget.children]
+
+def expected_tags(rows): return [f'{l} · {r} → {s}' if fl else f'{l} · —' for l,r,s,fl in zip(rows.label, rows.reason, rows.suggested, rows.flagged)]
+
+def test_queue_view(tiny, dataset):
+    "The ranking of a dataset with planted mistakes, 5 photos a page: its order, reasons, marks across pages, one click for a page's suggestions, apply and undo"
+    plant_mistakes(dataset)
+    q = rank_photos(dataset, tiny[1])
+    assert q.flagged[:10].any() and not q.flagged[5:10].all(), q.head(10)  # pages 1 and 2 have suggestions, page 2 an unflagged photo
+    bad = pd.DataFrame(dict(file=['../outside.jpg', 'black/gone.jpg'], label='black', suggested=DELETE, reason='x', flagged=True))
+    c = clean_app(dataset, tiny[1], queue=pd.concat([bad, q, q[:1]], ignore_index=True), max_n=5)  # and the first row again
+    n, pages = len(q), -(-len(q) // 5)
+    res = lambda rows: [(dataset/f).resolve() for f in rows.file]
+    suggested = lambda rows: {(dataset/f).resolve(): s for f,l,s,fl in zip(rows.file, rows.label, rows.suggested, rows.flagged) if fl and s != l}
+    assert c.dd_cats.value == QUEUE and c.dd_cats.options[1:] == ('black', 'grizzly', 'teddy') and c.dd_ds.disabled
+    assert list(c.iw.fns) == res(q[:5])  # the ranking's head; the rows outside the dataset, gone or listed twice are left out
+    assert tags(c) == expected_tags(q[:5])
+    assert c.count.value == f'Page 1 of {pages} · 5 of {n} looked at, {n - 5} left · 0 marked: 0 to delete, 0 to relabel'
+    assert c.pager['prev'].disabled and not c.pager['next'].disabled
+    c.pager['take'].click()
+    p1 = suggested(q[:5])
+    assert c.marks == p1 and dropdowns(c).attrgot('value') == [p1.get(f, KEEP) for f in res(q[:5])]
+    c.pager['next'].click()
+    assert list(c.iw.fns) == res(q[5:10]) and tags(c) == expected_tags(q[5:10])
+    assert c.count.value.startswith(f'Page 2 of {pages} · 10 of {n} looked at, {n - 10} left · {len(p1)} marked: ')
+    i = list(q.flagged[5:10]).index(False)
+    dropdowns(c)[i].value = DELETE  # a photo the ranking doesn't flag, marked by hand
+    c.pager['take'].click()
+    p2 = {**suggested(q[5:10]), res(q[5:10])[i]: DELETE}
+    assert c.marks == {**p1, **p2}
+    c.pager['prev'].click()
+    assert dropdowns(c).attrgot('value') == [p1.get(f, KEEP) for f in res(q[:5])]
+    c.pager['next'].click()
+    assert dropdowns(c).attrgot('value') == [p2.get(f, KEEP) for f in res(q[5:10])]
+    c.dd_cats.value = 'black'  # a category: the Split is back, the marks stay
+    assert not c.dd_ds.disabled and c.count.value.startswith(f'{len(p1) + len(p2)} marked: ')
+    c.dd_cats.value = QUEUE
+    assert list(c.iw.fns) == res(q[5:10])  # back on the page it was on
+    # Apply: the files move, the page stays, a relabelled photo says where it came from, a deleted one leaves the queue
+    before, marks = snapshot(dataset), dict(c.marks)
+    c.btns['apply'].click()
+    rows = read_jsonl(dataset/LEDGER)
+    assert {(dataset/r['src']).resolve(): r['action'] for r in rows} == {f: 'delete' if v == DELETE else 'relabel' for f,v in marks.items()}
+    assert all((dataset/r['dest']).is_file() and not (dataset/r['src']).exists() for r in rows)
+    dest = {(dataset/r['src']).resolve(): (dataset/r['dest']).resolve() for r in rows}
+    gone = {f for f,v in marks.items() if v == DELETE}
+    left = q[[f not in gone for f in res(q)]]
+    now = [dest.get(f, f) for f in res(left)]
+    came = {dest[f]: f.parent.name for f,v in marks.items() if v != DELETE}
+    assert list(c.iw.fns) == now[5:10]
+    assert tags(c) == [f'{f.parent.name} · moved from {came[f]}' if f in came else t for f,t in zip(now[5:10], expected_tags(left[5:10]))]
+    seen = {dest.get(f, f) for f in res(q[:10]) if f not in gone} | set(now[5:10])  # page 2 now shows photos of page 3 too
+    assert c.count.value == (f'Page 2 of {-(-len(left) // 5)} · {len(seen)} of {len(left)} looked at, {len(left) - len(seen)} left · '
+                             '0 marked: 0 to delete, 0 to relabel')
+    c.btns['undo_all'].click()
+    assert snapshot(dataset) == before
+    assert list(c.iw.fns) == res(q[5:10]) and tags(c) == expected_tags(q[5:10])
+    assert c.count.value.startswith(f'Page 2 of {pages} · {len(seen) + len(gone)} of {n} looked at, {n - len(seen) - len(gone)} left · 0 marked')
+
+def test_ranked_queue_reads_matching_csv(dataset, monkeypatch):
+    "`clean_app`'s quick start: `_suggestions.csv` when it lists exactly the dataset's photos now, else a new ranking"
+    import bear_lib.clean as cm
+    ranked = []
+    monkeypatch.setattr(cm, 'rank_photos', lambda path, model=None: ranked.append(path) or 'ranked')
+    files = sorted(p.relative_to(dataset).as_posix() for p in dataset.rglob('*.jpg'))
+    assert ranked_queue(dataset) == 'ranked'  # no CSV
+    df = pd.DataFrame(dict(file=files[::-1], label=[f.split('/')[0] for f in files[::-1]], suggested=KEEP, reason='', flagged=False))
+    save_suggestions(pd.concat([df, df[:1].assign(file='../outside.jpg')]), dataset/SUGGESTIONS)  # a row outside: dropped
+    assert list(ranked_queue(dataset).file) == files[::-1] and len(ranked) == 1
+    shutil.copy(dataset/files[0], dataset/'teddy'/'new.jpg')  # a photo the CSV doesn't list: ranked again
+    assert ranked_queue(dataset) == 'ranked' and len(ranked) == 2
+    (dataset/'teddy'/'new.jpg').unlink(); (dataset/files[0]).unlink()  # a photo gone that it lists: ranked again
+    assert ranked_queue(dataset) == 'ranked' and len(ranked) == 3
+    (dataset/SUGGESTIONS).write_bytes(b'\xff\xfe\x00 not a CSV')
+    assert ranked_queue(dataset) == 'ranked' and len(ranked) == 4
 
 
 # --- Hostile ledgers, crashes and two writers (issue 10). A toy dataset of tiny files: no model needed. ---
