@@ -133,7 +133,7 @@ def test_bear_app_clean_errors(tiny, tmp_path):
 import html, re
 import pandas as pd
 from bear_lib.suggest import rank_photos, save_suggestions, SUGGESTIONS
-from bear_lib.testing import plant_mistakes
+from bear_lib.testing.plant import plant_mistakes
 
 def tags(c):
     "The text under each photo of the page (each box: image, dropdown, reason)"

@@ -4,7 +4,8 @@ import re, shutil
 from collections import Counter
 from bear_lib.ledger import read_jsonl
 from bear_lib.ledger import TRASH, LEDGER
-from bear_lib.testing import snapshot, plant_mistakes  # `tiny` and `dataset` (a tiny trained export, a fresh copy of its dataset) are fixtures
+from bear_lib.testing import snapshot  # `tiny` and `dataset` (a tiny trained export, a fresh copy of its dataset) are fixtures
+from bear_lib.testing.plant import plant_mistakes
 
 def label_text(page, pattern, timeout=60_000):
     "Wait until a widget label matches `pattern`; return its text"

@@ -15,7 +15,7 @@ from ..core import sha256
 from ..images import load_image, BadImage
 
 # %% auto #0
-__all__ = ['toy_dataset', 'snapshot', 'plant_mistakes', 'bomb_png', 'jpeg_bytes', 'odd_images', 'fake_upload', 'ood_images']
+__all__ = ['toy_dataset', 'snapshot', 'bomb_png', 'jpeg_bytes', 'odd_images', 'fake_upload', 'ood_images']
 
 # %% ../../nbs/99a_fixtures.ipynb #t006
 def toy_dataset(root, # folder to create the class folders in
@@ -37,23 +37,6 @@ def snapshot(root, # folder to hash
             ) -> dict: # relative posix path → sha256
     "Every file under `root` and its hash: two equal snapshots mean nothing was lost, moved or changed"
     return {p.relative_to(root).as_posix(): sha256(p) for p in sorted(Path(root).rglob('*')) if p.is_file() and p.name not in skip}
-
-# %% ../../nbs/99a_fixtures.ipynb #t008p
-def plant_mistakes(root # a dataset with class folders black/, grizzly/ and teddy/ of photos (e.g. a copy of some sample bears)
-                  ) -> dict: # what was planted → its path, relative to `root`
-    "Plant the mistakes of a raw image search: teddies filed as a grizzly and as a black bear, a black bear copied into grizzly/, a photo of no class in black/"
-    import matplotlib.cbook
-    root = Path(root)
-    teddy, black = sorted((root/'teddy').glob('*.jpg')), sorted((root/'black').glob('*.jpg'))
-    out = dict(teddy_as_grizzly=f'grizzly/{teddy[0].name}', teddy_as_black=f'black/{teddy[1].name}',
-               copy_across=f'grizzly/{black[0].name}', no_class='black/grace_hopper.jpg')
-    srcs = dict(teddy_as_grizzly=teddy[0], teddy_as_black=teddy[1], copy_across=black[0],
-                no_class=Path(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)))
-    for f in out.values():
-        if (root/f).exists(): raise FileExistsError(f"{root/f} exists: planting never overwrites a file")
-    for k,f in out.items():
-        (shutil.move if k.startswith('teddy') else shutil.copy)(srcs[k], root/f)
-    return out
 
 # %% ../../nbs/99a_fixtures.ipynb #t010
 def bomb_png(w:int=30_000, # width the header claims
