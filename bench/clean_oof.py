@@ -4,7 +4,7 @@ Copies the dataset to a temporary folder, moves `--plant` seeded photos into a w
  - before: by the loss of a model trained (bear_train's default recipe) on the copy, as the cleaner did (it trained on them);
  - after: by the out-of-fold loss of `--folds`-fold cross-validation of the same recipe (what `bear_eval` writes to `_oof.csv`).
 Prints how many planted errors the first page (the `--page` highest losses) catches, each way, and how long `clean_app`
-takes to build the cleaner without and with `_oof.csv` (in this process, imports and the model already loaded).
+takes to build the category view of the cleaner (`queue=False`; the ranked queue has its own timing in 98h_clean) without and with `_oof.csv` (in this process, imports and the model already loaded).
 Last line: ratio=<planted caught after / caught before>.
 
     OMP_NUM_THREADS=2 nice -n 10 python bench/clean_oof.py [--images /work/shared/data/bears] [--plant 15] [--folds 3] [--page 30]
@@ -54,9 +54,9 @@ print(f"first page ({a.page} highest losses) catches {caught_before}/{len(plante
 
 export_model(learn, tmp/'export.pkl', onnx=False)
 with contextlib.redirect_stdout(io.StringIO()):  # outside a notebook its widgets print their reprs
-    t = time.perf_counter(); clean_app(root, tmp/'export.pkl'); slow = time.perf_counter() - t
+    t = time.perf_counter(); clean_app(root, tmp/'export.pkl', queue=False); slow = time.perf_counter() - t
     shutil.copy(tmp/'oof.csv', root/OOF)
-    t = time.perf_counter(); c = clean_app(root, tmp/'export.pkl'); fast = time.perf_counter() - t
+    t = time.perf_counter(); c = clean_app(root, tmp/'export.pkl', queue=False); fast = time.perf_counter() - t
 assert c.oof is not None
 print(f"clean_app builds the cleaner in {slow:.1f} s ranking with the model, {fast:.1f} s with {OOF}")
 print(f"ratio={caught_after/caught_before if caught_before else float('inf'):.2f}")
