@@ -48,10 +48,13 @@ def wheel(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tiny(tmp_path_factory, bears):
-    "A dataset of 8 sample photos per class and a model trained on it (64 px, 1 epoch): (dataset, export)"
+    """A dataset of 8 sample photos per class and a model trained on it (64 px, 1 epoch): (dataset, export). Trained once across
+    processes: without import_folder's manifest (it records paths and times) the same photos give `trained_model` the same key
+    on both pytest workers and in the benchmarks' quick runs (bench/predict.py, bench/app.py), which train this same model"""
     from bear_lib.gather import import_folder
     root = tmp_path_factory.mktemp('tiny')
     import_folder(bears, root/'bears', n_per_class=8)
+    (root/'bears'/'manifest.jsonl').unlink()
     return root/'bears', trained_model(root/'bears', root, epochs=1, size=64, bs=8)
 
 @pytest.fixture
