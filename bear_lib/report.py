@@ -5,6 +5,7 @@
 # %% ../nbs/98i_report.ipynb #rp002
 from __future__ import annotations
 import base64, html, json, importlib.resources
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -67,17 +68,17 @@ def window_tests(w:pd.DataFrame, # one window's rows, from `log_answers`
                  base:dict, # from `model_baseline`
                 ) -> dict: # test → p-value
     "p-values of the four tests of one window against the baseline"
-    bmix = _mix(base)
+    bmix, counts = _mix(base), Counter(w['code'].tolist())  # counted once: comparing the column with each category cost more than the tests
     cats = list(bmix) + ['other']
-    obs = np.array([(w['code'] == c).sum() for c in cats]); exp = np.array([bmix.get(c, 0) for c in cats])
+    obs = np.array([counts[c] for c in cats]); exp = np.array([bmix.get(c, 0) for c in cats])
     keep = (obs + exp) > 0
     # chi-square test of homogeneity on the 2 × k table (window, baseline) of answer counts
     mix = float(stats.chi2_contingency(np.stack([obs[keep], exp[keep]]))[1]) if keep.sum() > 1 else 1.0
     n, bn = len(w), base['n']
     conf, bconf = w['conf'].dropna().to_numpy().round(4), np.asarray(base['conf'], float)  # rounded as the baseline is
     return {'class mix': mix,
-            'not sure': _fisher(int((w['code'] == NOT_SURE).sum()), n, bmix.get(NOT_SURE, 0), bn),
-            'none of these': _fisher(int((w['code'] == NONE_OF_THESE).sum()), n, bmix.get(NONE_OF_THESE, 0), bn),
+            'not sure': _fisher(counts[NOT_SURE], n, bmix.get(NOT_SURE, 0), bn),
+            'none of these': _fisher(counts[NONE_OF_THESE], n, bmix.get(NONE_OF_THESE, 0), bn),
             'confidence': float(stats.ks_2samp(conf, bconf).pvalue) if len(conf) and len(bconf) else 1.0}
 
 # %% ../nbs/98i_report.ipynb #rp015
@@ -93,10 +94,11 @@ def drift(df:pd.DataFrame, # from `PredictionLog.frame`
     rows = []
     for t, w in a.groupby(pd.Grouper(key='time', freq=freq)):
         if not len(w): continue
-        r = dict(window=t, n=len(w), not_sure_rate=(w['code'] == NOT_SURE).mean(), ood_rate=(w['code'] == NONE_OF_THESE).mean(),
-                 other=int((w['code'] == 'other').sum()), conf_median=w['conf'].median(), conf_p10=w['conf'].quantile(.1),
-                 **{f'mix_{c}': (w['code'] == c).mean() for c in vocab})
-        r.update({f'p {k}': v for k,v in (window_tests(w, base) if len(w) >= min_n else {k: np.nan for k in TESTS}).items()})
+        n, counts = len(w), Counter(w['code'].tolist())
+        r = dict(window=t, n=n, not_sure_rate=counts[NOT_SURE]/n, ood_rate=counts[NONE_OF_THESE]/n,
+                 other=counts['other'], conf_median=w['conf'].median(), conf_p10=w['conf'].quantile(.1),
+                 **{f'mix_{c}': counts[c]/n for c in vocab})
+        r.update({f'p {k}': v for k,v in (window_tests(w, base) if n >= min_n else {k: np.nan for k in TESTS}).items()})
         rows.append(r)
     out = pd.DataFrame(rows, columns=['window', 'n', 'not_sure_rate', 'ood_rate', 'other', 'conf_median', 'conf_p10', *[f'mix_{c}' for c in vocab],
                                       *[f'p {k}' for k in TESTS]])

@@ -2,7 +2,7 @@
 import os, time
 from pathlib import Path
 import pytest
-from bear_lib.testing import start_app, stop_app, log_tail, upload, classify, mark_old, wait_rows, odd_images
+from bear_lib.testing import start_app, stop_app, upload, classify, mark_old, wait_rows, odd_images
 
 
 @pytest.fixture(scope='module')
@@ -104,22 +104,6 @@ def test_50mb_upload(page, bears, tmp_path):
     page.wait_for_selector('button.widget-upload', timeout=120_000)
     r, = classify(page, bears/'teddy'/'teddy_0003.jpg')
     assert 'Prediction: teddy' in r, r
-
-def test_token_in_browser(browser, bears, tmp_path):
-    "Served on 0.0.0.0, the URL bear_app prints (with its token) gives a working app; the bare URL gives the login page"
-    import re
-    p, url = start_app('--ip', '0.0.0.0', '--pool', 0, cwd=tmp_path)
-    try:
-        token = re.search(r'\?token=(\w+)', log_tail(p))[1]
-        pg = browser.new_page()
-        pg.goto(url)
-        assert 'bear-classify' not in pg.content() and 'login' in pg.url, pg.url
-        pg.goto(f'{url}?token={token}')
-        pg.wait_for_selector('button.widget-upload', timeout=120_000)
-        r, = classify(pg, bears/'grizzly'/'grizzly_0005.jpg')  # the widgets' websocket is let in too
-        assert 'Prediction: grizzly' in r, r
-        pg.close()
-    finally: stop_app(p)
 
 def test_forged_size_in_browser(browser, app_url, bears, tmp_path):
     "A page whose files all claim 1 kB (a visitor's script can say anything) still can't get a 21 MB file classified"

@@ -1,8 +1,9 @@
 """`bear_app` as a visitor or an attacker on the network meets it, without a browser: the token off loopback, the Host check,
-`--clean` kept to loopback, the kernel cap's "busy" page, a websocket `execute_request` refused, and a service manager's SIGTERM."""
+`--clean` kept to loopback, the kernel cap's "busy" page, a websocket `execute_request` refused, and a service manager's SIGTERM;
+and the token's URL in Chromium (the same app as the token's check without a browser)."""
 import json, os, re, signal, socket, subprocess, time, urllib.error, urllib.request, uuid
 import pytest
-from bear_lib.testing import BIN, free_port, start_app, stop_app, log_tail, live_kernels, wait_kernels
+from bear_lib.testing import BIN, free_port, start_app, stop_app, log_tail, live_kernels, wait_kernels, classify
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs): return None
@@ -21,24 +22,43 @@ def _lan_ip() -> str:
         except OSError: ip = '127.0.0.1'
     return ip
 
-def test_token_off_loopback(tmp_path):
-    "On 0.0.0.0 the app needs the token printed in its URL; without it a visitor gets the login page, not the app"
-    p, url = start_app('--ip', '0.0.0.0', cwd=tmp_path)
-    try:
-        shown = re.findall(r'http://\S+', log_tail(p))
-        tok = [u for u in shown if 'token=' in u]
-        assert tok, log_tail(p)
-        token = tok[0].split('token=')[1]
-        assert len(token) >= 32, token
-        port = url.rsplit(':', 1)[1].strip('/')
-        st, body = get(f'http://{_lan_ip()}:{port}/')
-        assert st in (302, 403) and 'bear-classify' not in body and 'BearApp' not in body, (st, body[:300])
-        st, body = get(f'http://{_lan_ip()}:{port}/?token=wrong{token}')
-        assert st in (302, 403), st
-        st, body = get(f'http://{_lan_ip()}:{port}/?token={token}')
-        assert st == 200 and 'kernelId' in body, (st, body[:300])
-        assert token not in ' '.join(psutil_cmdlines(p.pid)), 'the token is on a command line, for every local user to read'
+@pytest.fixture(scope='module')
+def lan_app(tmp_path_factory):
+    "One `bear_app --ip 0.0.0.0 --pool 0` for the token's two tests: (process, URL)"
+    p, url = start_app('--ip', '0.0.0.0', '--pool', 0, cwd=tmp_path_factory.mktemp('lan'))
+    try: yield p, url
     finally: stop_app(p)
+
+def test_token_off_loopback(lan_app):
+    "On 0.0.0.0 the app needs the token printed in its URL; without it a visitor gets the login page, not the app"
+    p, url = lan_app
+    shown = re.findall(r'http://\S+', log_tail(p))
+    tok = [u for u in shown if 'token=' in u]
+    assert tok, log_tail(p)
+    token = tok[0].split('token=')[1]
+    assert len(token) >= 32, token
+    port = url.rsplit(':', 1)[1].strip('/')
+    st, body = get(f'http://{_lan_ip()}:{port}/')
+    assert st in (302, 403) and 'bear-classify' not in body and 'BearApp' not in body, (st, body[:300])
+    st, body = get(f'http://{_lan_ip()}:{port}/?token=wrong{token}')
+    assert st in (302, 403), st
+    st, body = get(f'http://{_lan_ip()}:{port}/?token={token}')
+    assert st == 200 and 'kernelId' in body, (st, body[:300])
+    assert token not in ' '.join(psutil_cmdlines(p.pid)), 'the token is on a command line, for every local user to read'
+
+def test_token_in_browser(lan_app, browser, bears):
+    "Served on 0.0.0.0, the URL bear_app prints (with its token) gives a working app; the bare URL gives the login page"
+    p, url = lan_app
+    token = re.search(r'\?token=(\w+)', log_tail(p))[1]
+    pg = browser.new_page()
+    try:
+        pg.goto(url)
+        assert 'bear-classify' not in pg.content() and 'login' in pg.url, pg.url
+        pg.goto(f'{url}?token={token}')
+        pg.wait_for_selector('button.widget-upload', timeout=120_000)
+        r, = classify(pg, bears/'grizzly'/'grizzly_0005.jpg')  # the widgets' websocket is let in too
+        assert 'Prediction: grizzly' in r, r
+    finally: pg.close()
 
 def psutil_cmdlines(pid) -> list:
     import psutil
@@ -65,9 +85,16 @@ def test_clean_refuses_non_loopback(tmp_path, bears):
                             '--port', str(free_port())], capture_output=True, text=True, timeout=60)
         assert r.returncode != 0 and 'loopback' in r.stderr and '0.0.0.0' in r.stderr, (r.stdout, r.stderr)
 
-def test_host_check(serve_app):
+@pytest.fixture(scope='module')
+def loopback_app(tmp_path_factory):
+    "One `bear_app --pool 0` on loopback for the Host check and the websocket's `execute_request`: its URL"
+    p, url = start_app('--pool', 0, cwd=tmp_path_factory.mktemp('loopback'))
+    try: yield url
+    finally: stop_app(p)
+
+def test_host_check(loopback_app):
     "On loopback, a request naming another host (DNS rebinding: a web page's script reaching this server by its own name) is refused"
-    url = serve_app('--pool', 0)
+    url = loopback_app
     st, body = get(url, headers={'Host': 'evil.example.com'})
     assert st == 403 and 'kernelId' not in body, (st, body[:300])
     st, body = get(url, headers={'Host': f'localhost:{url.rsplit(":", 1)[1].strip("/")}'})
@@ -103,10 +130,10 @@ def _msg(msg_type, content, session):
                        'date': '2026-01-01T00:00:00Z', 'version': '5.3'},
             'parent_header': {}, 'metadata': {}, 'content': content, 'channel': 'shell', 'buffers': []}
 
-def test_execute_request_refused(serve_app, tmp_path):
+def test_execute_request_refused(loopback_app, tmp_path):
     "A visitor's websocket sends execute_request to its page's kernel: the code must not run"
     from websockets.sync.client import connect
-    url = serve_app('--pool', 0)
+    url = loopback_app
     st, body = get(url, timeout=300)
     kid = re.search(r'"kernelId": "([0-9a-f-]+)"', body)[1]
     flag = tmp_path/'pwned'

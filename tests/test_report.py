@@ -19,10 +19,11 @@ def bear_files(bears, zs): return sorted(f for c in zs.vocab for f in (bears/c).
 def normal(zs, bear_files): return answer(zs, bear_files)
 
 def _days(rng, files, ans, names, n=60):
+    "A day of `n` of `files` (drawn without replacement) per name: their answers (`ans`: one per file, or a function of the drawn indices) and bytes"
     out = []
     for day in names:
-        i = rng.choice(len(ans), n, replace=False)
-        out.append((day, [ans[j] for j in i], [files[j].read_bytes() for j in i]))
+        i = rng.choice(len(files), n, replace=False)
+        out.append((day, ans(i) if callable(ans) else [ans[j] for j in i], [files[j].read_bytes() for j in i]))
     return out
 
 def test_no_false_alarm_on_normal_days(tmp_path, zs, bear_files, normal):
@@ -37,8 +38,9 @@ def test_no_false_alarm_on_normal_days(tmp_path, zs, bear_files, normal):
 
 def test_shift_flagged(tmp_path, zs, bear_files, normal):
     "Three normal days, then a greyscaled day and a dark+grey+blurred+shrunk day: only the last two flagged, and said how"
-    ims = [load_image(f) for f in bear_files]
-    grey, worst = answer(zs, [shift_image(im, 'greyscale') for im in ims]), answer(zs, [shift_all(im) for im in ims])
+    def shifted(shift):  # the answers to the drawn photos only: a day uses 60 of the 371
+        return lambda i: answer(zs, [shift(load_image(bear_files[j])) for j in i])
+    grey, worst = shifted(lambda im: shift_image(im, 'greyscale')), shifted(shift_all)
     rng = np.random.default_rng(1)
     days = _days(rng, bear_files, normal, ['2026-05-01', '2026-05-02', '2026-05-03'])
     days += _days(rng, bear_files, grey, ['2026-05-04']) + _days(rng, bear_files, worst, ['2026-05-05'])
