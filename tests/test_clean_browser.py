@@ -13,7 +13,9 @@ def label_text(page, pattern, timeout=60_000):
 def test_clean_page(serve_app, browser, tiny, dataset):
     before = snapshot(dataset)
     n = {c: len(list((dataset/c).iterdir())) for c in ['black', 'grizzly', 'teddy']}
-    url = serve_app('--clean', dataset, '--model', tiny[1], '--pool', 0)  # no pre-heated kernel: each one runs the whole cleaning notebook, and only this page's is used
+    # no pre-heated kernel, and no page of start_app's own: each kernel runs the whole cleaning notebook (fastai, the model, the
+    # losses), and only this page's is used
+    url = serve_app('--clean', dataset, '--model', tiny[1], '--pool', 0, page=False)
     page = browser.new_page()
     page.goto(url, timeout=180_000)  # Voilà runs the notebook (load the model, compute losses) before the page loads
     try: page.wait_for_selector('button:has-text("Apply")', timeout=300_000)
