@@ -18,10 +18,10 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def serve_app(tmp_path):
-    "Start `bear_app` with the given args on a free port; yield its URL; stop it"
+    "Start `bear_app` with the given args on a free port (`page`: see `start_app`); yield its URL; stop it"
     procs = []
-    def _serve(*args, env=None):
-        p, url = start_app(*args, cwd=tmp_path, env=env)
+    def _serve(*args, env=None, page=True):
+        p, url = start_app(*args, cwd=tmp_path, env=env, page=page)
         procs.append(p)
         return url
     yield _serve

@@ -22,7 +22,9 @@ def test_clean_page(serve_app, browser, tiny, dataset, bears):
         for f in [f for f in sorted((bears/c).glob('*.jpg')) if not (dataset/c/f.name).exists()][:4]: shutil.copy(f, dataset/c)
     plant_mistakes(dataset)
     n = len(list(dataset.rglob('*.jpg')))
-    url = serve_app('--clean', dataset, '--model', tiny[1], '--pool', 0)  # no pre-heated kernel: each one runs the whole cleaning notebook, and only this page's is used
+    # no pre-heated kernel, and no page of start_app's own: each kernel runs the whole cleaning notebook (fastai, the model, the
+    # ranking), and only this page's is used
+    url = serve_app('--clean', dataset, '--model', tiny[1], '--pool', 0, page=False)
     page = browser.new_page()
     page.goto(url, timeout=180_000)  # Voilà runs the notebook (load the model, rank the photos) before the page loads
     try: page.wait_for_selector('button:has-text("Apply")', timeout=300_000)

@@ -126,9 +126,10 @@ def serve_cmd() -> list:
 def start_app(*args, # arguments of `bear_app`
               cwd, # working folder (its log goes there)
               env:dict=None, # added to the environment
+              page:bool=True, # wait for the app's page, which Voilà renders in a kernel (the pre-heated one if there is a pool); False: for one of Voilà's static files, no kernel
              ):
     "Start `bear_app` with `args` on a free port; return (process, URL ending in /) once it answers"
-    p, url = _start([str(BIN/'bear_app'), *map(str, args)], 'bear_app', '/', cwd, env)
+    p, url = _start([str(BIN/'bear_app'), *map(str, args)], 'bear_app', '/' if page else '/voila/static/voila.js', cwd, env)
     return p, url + '/'
 
 def start_serve(*args, # arguments of `bear_serve`
