@@ -24,7 +24,8 @@ from .evaluate import learner_probs, preds_frame
 from .bundle import BearModel
 from .train import dataset_path
 from .voila import voila_notebook
-from .suggest import rank_photos, read_suggestions, SUGGESTIONS
+from .suggest import rank_photos
+from .ledger import read_suggestions, SUGGESTIONS
 
 # %% auto #0
 __all__ = ['OOF', 'QUEUE', 'oof_losses', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on',

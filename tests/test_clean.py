@@ -132,7 +132,8 @@ def test_bear_app_clean_errors(tiny, tmp_path):
 # --- The ranked queue (issue 29): the cleaner opens on `rank_photos`' ranking, a page at a time ---
 import html, re
 import pandas as pd
-from bear_lib.suggest import rank_photos, save_suggestions, SUGGESTIONS
+from bear_lib.suggest import rank_photos
+from bear_lib.ledger import save_suggestions, SUGGESTIONS
 from bear_lib.testing.plant import plant_mistakes
 
 def tags(c):
