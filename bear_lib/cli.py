@@ -202,7 +202,7 @@ def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: 
 @_dashed
 @call_parse
 def bear_clean(images:Param("Dataset: a folder of class folders", str),
-               model:str=None, # A `bear_train` export of these classes: its backbone and head rank the photos (default: the features recipe's choice)
+               model:str=None, # A `bear_train` export of these classes: its backbone, image size and head recipe (refitted out of fold) rank the photos (default: the features recipe's choice)
                csv:str=None, # Where to write the ranked suggestions (default: IMAGES/_suggestions.csv, a new name if it exists)
                apply_top:str=None, # Move the first N flagged photos as suggested (trash, or relabel); 'flagged' moves every flagged one
                suggestions:str=None, # Apply this CSV (from an earlier run, perhaps edited) instead of ranking again

@@ -92,7 +92,7 @@ def _reason(label, pred, p, issue, outlier, copy, root) -> str:
     return '; '.join(r)
 
 def rank_photos(path, # the dataset: a folder of class folders
-                model=None, # a `bear_train` export of these classes: its backbone and head (default: the features recipe's choice)
+                model=None, # a `bear_train` export of these classes: its backbone, image size and head recipe, refitted out of fold (default: the features recipe's choice)
                 arch:str=None, # backbone of the features (default: the model's, else `default_arch`)
                 size:int=224, # image size of the features (the model's, if given)
                 folds:int=5, # folds of the out-of-fold probabilities
