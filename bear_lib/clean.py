@@ -4,7 +4,7 @@
 
 # %% ../nbs/98h_clean.ipynb #c003
 from __future__ import annotations
-import html
+import html, re
 from collections import Counter
 from pathlib import Path
 from .core import needs
@@ -24,7 +24,8 @@ from .evaluate import learner_probs, preds_frame
 from .bundle import BearModel
 from .train import dataset_path
 from .voila import voila_notebook
-from .suggest import rank_photos, read_suggestions, SUGGESTIONS
+from .suggest import rank_photos
+from .ledger import read_suggestions, SUGGESTIONS
 
 # %% auto #0
 __all__ = ['OOF', 'QUEUE', 'oof_losses', 'dropdowns', 'Cleaner', 'top_losses', 'losses_csv', 'apply_csv', 'error_on',
@@ -321,13 +322,16 @@ def cleaning_learner(path, # the dataset: a folder of class folders
 def ranked_queue(path, # the dataset
                  model=None # a `bear_train` export trained on it, for `rank_photos`
                 ):
-    "`path/_suggestions.csv` when it lists exactly the dataset's photos now (a quick start), else `rank_photos(path, model)`"
-    path, csv = Path(path).resolve(), Path(path).resolve()/SUGGESTIONS
-    if csv.is_file():
+    "The newest `path/_suggestions*.csv` that lists exactly the dataset's photos now (a quick start), else `rank_photos(path, model)`"
+    path = Path(path).resolve()
+    stem, ext = Path(SUGGESTIONS).stem, Path(SUGGESTIONS).suffix
+    now = sorted(Path(f).resolve().relative_to(path).as_posix() for f in get_bear_files(path))
+    # `bear_clean` never writes over a CSV: a second ranking is `_suggestions (1).csv`, and the newest one is the one to open on
+    csvs = [f for f in path.glob(f'{stem}*{ext}') if f.is_file() and re.fullmatch(re.escape(stem) + r'( \(\d+\))?' + re.escape(ext), f.name)]
+    for csv in sorted(csvs, key=lambda f: f.stat().st_mtime, reverse=True):
         try: df = read_suggestions(csv, path)
-        except ValueError: df = None  # not a CSV `bear_clean` wrote (pandas' parse errors are `ValueError`s too): rank again
-        now = sorted(Path(f).resolve().relative_to(path).as_posix() for f in get_bear_files(path))
-        if df is not None and sorted(df.file) == now: return df
+        except ValueError: continue  # not a CSV `bear_clean` wrote (pandas' parse errors are `ValueError`s too)
+        if sorted(df.file) == now: return df
     return rank_photos(path, model)
 
 @delegates(Cleaner, but=['learn', 'path', 'queue'])

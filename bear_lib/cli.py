@@ -57,6 +57,11 @@ def _dashed(f):
         except MissingExtra as e: sys.exit(str(e))  # exit 1 with the one sentence that says what to install: no traceback
     return _g
 
+def _dataset(images) -> Path:
+    "IMAGES as a folder, else exit 1 with what to pass: checked before torch is imported, so a typo costs no wait"
+    if not images or not Path(images).is_dir(): sys.exit(f"No dataset at {images}: pass a folder of class folders, e.g. bears/grizzly/*.jpg")
+    return Path(images)
+
 # %% ../nbs/98n_cli.ipynb #c004
 @_dashed
 @call_parse
@@ -118,6 +123,7 @@ def bear_train(images:Param("Dataset: a folder of class folders", str, required=
                precision:float=0.9, # With --recipe features: the share of answers that must be right; sets the "not sure" line
               ):
     "Fine-tune a pretrained backbone on IMAGES and export it (fastai pickle, ONNX and a JSON sidecar)"
+    _dataset(images)
     from bear_lib.train import train, export_model, save_plots, MIN_COVERAGE
     t = time.time()
     try:
@@ -173,9 +179,10 @@ def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: 
               recipe:str='features', # The recipe to cross-validate: 'features' (bear_train's default) or 'fine_tune'
              ):
     "Cross-validate bear_train's recipe on IMAGES (every photo predicted once by a model that never saw it) and/or evaluate a model on TEST"
+    if not images and not test: sys.exit("Give --images (cross-validation) or --test (a model on a test folder), or both")
+    if images: _dataset(images)
     from bear_lib.train import cross_validate
     from bear_lib.evaluate import evaluate_folder, error_summary
-    if not images and not test: sys.exit("Give --images (cross-validation) or --test (a model on a test folder), or both")
     try:
         if images:
             df = cross_validate(images, folds, recipe=recipe, **_train_opts(epochs, arch, size, bs, seed, lr, no_head_start, shift_aug, label_smoothing))
@@ -195,7 +202,7 @@ def bear_eval(images:str=None, # Dataset to cross-validate `train`'s recipe on: 
 @_dashed
 @call_parse
 def bear_clean(images:Param("Dataset: a folder of class folders", str),
-               model:str=None, # A `bear_train` export of these classes: its backbone and head rank the photos (default: the features recipe's choice)
+               model:str=None, # A `bear_train` export of these classes: its backbone, image size and head recipe (refitted out of fold) rank the photos (default: the features recipe's choice)
                csv:str=None, # Where to write the ranked suggestions (default: IMAGES/_suggestions.csv, a new name if it exists)
                apply_top:str=None, # Move the first N flagged photos as suggested (trash, or relabel); 'flagged' moves every flagged one
                suggestions:str=None, # Apply this CSV (from an earlier run, perhaps edited) instead of ranking again
@@ -207,16 +214,15 @@ def bear_clean(images:Param("Dataset: a folder of class folders", str),
               ):
     "Rank IMAGES' photos by what is most likely wrong (mislabelled, like no class, a copy across classes), with reasons, to a CSV; apply or undo the top ones through the ledger"
     import pandas as pd
-    from bear_lib.ledger import undo_clean, clean_summary
-    path = Path(images)
-    if not path.is_dir(): sys.exit(f"No dataset at {images}: pass a folder of class folders, e.g. bears/grizzly/*.jpg")
+    from bear_lib.ledger import undo_clean, clean_summary, save_suggestions, read_suggestions, apply_suggestions, SUGGESTIONS
+    path = _dataset(images)
     try:
         if undo:  # the ledger alone: no torch to import
             rows = undo_clean(path, 'last')
             return print(clean_summary(rows) if rows else f"Nothing to undo in {path}")
-        from bear_lib.suggest import rank_photos, save_suggestions, read_suggestions, apply_suggestions, SUGGESTIONS
-        if suggestions: df = read_suggestions(suggestions, path)
+        if suggestions: df = read_suggestions(suggestions, path)  # a CSV a person has read: no torch either
         else:
+            from bear_lib.suggest import rank_photos
             df = rank_photos(path, model, folds=folds, relabel=relabel)
             dest = save_suggestions(df, csv or path/SUGGESTIONS)
             n = df.flagged.sum()
@@ -302,13 +308,13 @@ def bear_app(model:str=None, # A `bear_train` export (default: ./export.pkl if i
     tmp = Path(tempfile.mkdtemp(prefix='bear_app_'))  # only we can read it (0700)
     try:
         if clean:
-            from bear_lib.clean import clean_notebook
-            if not Path(clean).is_dir(): sys.exit(f"No dataset at {clean}: pass a folder of class folders, e.g. bears/")
+            _dataset(clean)
             if not model: sys.exit(f"Cleaning needs a trained model: `bear_train --images {clean} --out export.pkl`, then --model export.pkl")
+            from bear_lib.clean import clean_notebook  # after the checks: it imports torch
             nb = clean_notebook(tmp/'bear_clean.ipynb', clean, model)
         elif review:
+            _dataset(review)
             from bear_lib.review import review_notebook
-            if not Path(review).is_dir(): sys.exit(f"No dataset at {review}: pass a folder of class folders, e.g. bears/")
             nb = review_notebook(tmp/'bear_review.ipynb', s.log, review)
         else: nb = app_notebook(tmp/'bear_app.ipynb')
         host = socket.gethostname() if ip in ('0.0.0.0', '::', '') else ip

@@ -9,11 +9,13 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.all import *
+import pandas as pd
 from .core import class_folders, unique_path, sha256, inside, move_new, copy_new, check_label
 
 # %% auto #0
-__all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'LOCK', 'append_jsonl', 'read_jsonl', 'dataset_lock', 'plan_clean', 'apply_clean',
-           'clean_summary', 'undo_clean', 'add_files']
+__all__ = ['KEEP', 'DELETE', 'TRASH', 'LEDGER', 'LOCK', 'SUGGESTIONS', 'append_jsonl', 'read_jsonl', 'dataset_lock', 'plan_clean',
+           'apply_clean', 'clean_summary', 'undo_clean', 'add_files', 'save_suggestions', 'read_suggestions',
+           'apply_suggestions']
 
 # %% ../nbs/91a_ledger.ipynb #l005
 def append_jsonl(fn, # the JSON-lines file
@@ -261,3 +263,43 @@ def add_files(files:dict, # {photo outside the dataset: class name}
             copy_new(src, dest)
             rows.append(r)
     return rows
+
+# %% ../nbs/91a_ledger.ipynb #c021
+SUGGESTIONS = '_suggestions.csv'  # in the dataset, as `_oof.csv` and `_duplicates.csv` are
+
+def save_suggestions(df:pd.DataFrame, # from `bear_lib.suggest.rank_photos`
+                     fname # the CSV to write; an existing file is kept and a new name chosen
+                    ) -> Path:
+    "Write `df` to a new CSV (never over a file): a person reads it, `apply_suggestions` and the cleaner take it back"
+    fname = unique_path(Path(fname))
+    df.to_csv(fname, index=False)
+    return fname
+
+_COLS = ['file', 'label', 'suggested', 'reason', 'flagged']
+
+def read_suggestions(fname, # a CSV from `save_suggestions`, perhaps edited by a person (or shipped with a dataset: hostile)
+                     path # the dataset its `file` column is relative to
+                    ) -> pd.DataFrame:
+    "The rows of `fname` whose file lies inside `path`, in the CSV's order; `ValueError` when a column it needs is missing"
+    df = pd.read_csv(fname, dtype=str, keep_default_na=False)
+    if not set(_COLS) <= set(df.columns): raise ValueError(f"{fname} needs the columns {_COLS}: write it with `bear_clean`.")
+    root, ok = Path(path).resolve(), []
+    for f in df.file:
+        try: inside(root, root/f); ok.append(not Path(f).is_absolute())
+        except ValueError: ok.append(False)  # a row that leads outside the dataset is dropped, not followed
+    df = df[ok].reset_index(drop=True)
+    df['flagged'] = df.flagged.str.lower().isin(['true', '1', 'yes'])
+    return df
+
+# %% ../nbs/91a_ledger.ipynb #c022
+def apply_suggestions(df:pd.DataFrame, # from `bear_lib.suggest.rank_photos` or `read_suggestions`
+                      path, # the dataset
+                      top:int|None=None, # the first `top` flagged rows (default: every flagged row, the default cut)
+                      dry_run:bool=False, # only return the moves that would be made
+                      ledger:str=LEDGER, # the ledger in `path`
+                      wait:float=10. # seconds to wait for another cleaner of `path`
+                     ) -> L: # the moves, as `apply_clean` returns them
+    "Move the top flagged photos as suggested (to `_trash/`, or to another class) with `apply_clean`: each move in the ledger first, `undo_clean` undoes them"
+    rows = df[df.flagged] if top is None else df[df.flagged].head(int(top))
+    marks = {f: s for f,s in zip(rows.file, rows.suggested) if s != KEEP}
+    return apply_clean(marks, path, dry_run=dry_run, ledger=ledger, wait=wait)

@@ -11,9 +11,8 @@ from .core import needs
 needs('train', 'bear_lib.suggest'); needs('gather', 'bear_lib.suggest')  # before the imports: a missing extra is one sentence, not a traceback
 from fastcore.all import *
 from fastai.data.transforms import parent_label
-from .core import unique_path, inside
 from .data import get_bear_files
-from .ledger import KEEP, DELETE, LEDGER, apply_clean
+from .ledger import KEEP, DELETE, LEDGER, apply_suggestions
 from .bundle import bundle_files, read_card
 from .images import load_image
 from .evaluate import stratified_folds, evaluate_files
@@ -22,8 +21,7 @@ from .gather.dedupe import find_duplicates
 from .train import train
 
 # %% auto #0
-__all__ = ['OUTLIER_K', 'OUTLIER_IQR', 'RELABEL', 'SUGGESTIONS', 'label_quality', 'outliers', 'rank_photos', 'plot_suggestions',
-           'save_suggestions', 'read_suggestions', 'apply_suggestions', 'cleaning_gain']
+__all__ = ['OUTLIER_K', 'OUTLIER_IQR', 'RELABEL', 'label_quality', 'outliers', 'rank_photos', 'plot_suggestions', 'cleaning_gain']
 
 # %% ../nbs/98ha_suggest.ipynb #sg005
 def label_quality(P, # out-of-fold class probabilities, n × classes
@@ -94,7 +92,7 @@ def _reason(label, pred, p, issue, outlier, copy, root) -> str:
     return '; '.join(r)
 
 def rank_photos(path, # the dataset: a folder of class folders
-                model=None, # a `bear_train` export of these classes: its backbone and head (default: the features recipe's choice)
+                model=None, # a `bear_train` export of these classes: its backbone, image size and head recipe, refitted out of fold (default: the features recipe's choice)
                 arch:str=None, # backbone of the features (default: the model's, else `default_arch`)
                 size:int=224, # image size of the features (the model's, if given)
                 folds:int=5, # folds of the out-of-fold probabilities
@@ -148,46 +146,6 @@ def plot_suggestions(df:pd.DataFrame, # from `rank_photos`
         ax.set_title(f"{r.file}\n{why[:34]}\n→ {r.suggested}", fontsize=7.5, color='C3' if r.flagged else 'k')
     fig.tight_layout()
     return fig
-
-# %% ../nbs/98ha_suggest.ipynb #sg016
-SUGGESTIONS = '_suggestions.csv'  # in the dataset, as `_oof.csv` and `_duplicates.csv` are
-
-def save_suggestions(df:pd.DataFrame, # from `rank_photos`
-                     fname # the CSV to write; an existing file is kept and a new name chosen
-                    ) -> Path:
-    "Write `df` to a new CSV (never over a file): a person reads it, `apply_suggestions` and the cleaner take it back"
-    fname = unique_path(Path(fname))
-    df.to_csv(fname, index=False)
-    return fname
-
-_COLS = ['file', 'label', 'suggested', 'reason', 'flagged']
-
-def read_suggestions(fname, # a CSV from `save_suggestions`, perhaps edited by a person (or shipped with a dataset: hostile)
-                     path # the dataset its `file` column is relative to
-                    ) -> pd.DataFrame:
-    "The rows of `fname` whose file lies inside `path`, in the CSV's order; `ValueError` when a column it needs is missing"
-    df = pd.read_csv(fname, dtype=str, keep_default_na=False)
-    if not set(_COLS) <= set(df.columns): raise ValueError(f"{fname} needs the columns {_COLS}: write it with `bear_clean`.")
-    root, ok = Path(path).resolve(), []
-    for f in df.file:
-        try: inside(root, root/f); ok.append(not Path(f).is_absolute())
-        except ValueError: ok.append(False)  # a row that leads outside the dataset is dropped, not followed
-    df = df[ok].reset_index(drop=True)
-    df['flagged'] = df.flagged.str.lower().isin(['true', '1', 'yes'])
-    return df
-
-# %% ../nbs/98ha_suggest.ipynb #sg017
-def apply_suggestions(df:pd.DataFrame, # from `rank_photos` or `read_suggestions`
-                      path, # the dataset
-                      top:int|None=None, # the first `top` flagged rows (default: every flagged row, the default cut)
-                      dry_run:bool=False, # only return the moves that would be made
-                      ledger:str=LEDGER, # the ledger in `path`
-                      wait:float=10. # seconds to wait for another cleaner of `path`
-                     ) -> L: # the moves, as `apply_clean` returns them
-    "Move the top flagged photos as suggested (to `_trash/`, or to another class) with `apply_clean`: each move in the ledger first, `undo_clean` undoes them"
-    rows = df[df.flagged] if top is None else df[df.flagged].head(int(top))
-    marks = {f: s for f,s in zip(rows.file, rows.suggested) if s != KEEP}
-    return apply_clean(marks, path, dry_run=dry_run, ledger=ledger, wait=wait)
 
 # %% ../nbs/98ha_suggest.ipynb #sg017g
 def _copy(fns, dest):

@@ -132,7 +132,8 @@ def test_bear_app_clean_errors(tiny, tmp_path):
 # --- The ranked queue (issue 29): the cleaner opens on `rank_photos`' ranking, a page at a time ---
 import html, re
 import pandas as pd
-from bear_lib.suggest import rank_photos, save_suggestions, SUGGESTIONS
+from bear_lib.suggest import rank_photos
+from bear_lib.ledger import save_suggestions, SUGGESTIONS
 from bear_lib.testing.plant import plant_mistakes
 
 def tags(c):
@@ -212,6 +213,18 @@ def test_ranked_queue_reads_matching_csv(dataset, monkeypatch):
     assert ranked_queue(dataset) == 'ranked' and len(ranked) == 3
     (dataset/SUGGESTIONS).write_bytes(b'\xff\xfe\x00 not a CSV')
     assert ranked_queue(dataset) == 'ranked' and len(ranked) == 4
+    # `bear_clean` run twice writes `_suggestions (1).csv`, then `(2)`: the newest that matches is opened, never the first by name
+    import os
+    cur = df[df.file != files[0]]
+    a, b = save_suggestions(cur, dataset/SUGGESTIONS), save_suggestions(cur[::-1], dataset/SUGGESTIONS)
+    assert (a.name, b.name) == ('_suggestions (1).csv', '_suggestions (2).csv')
+    t = time.time()
+    os.utime(a, (t, t)); os.utime(b, (t + 5, t + 5))
+    assert list(ranked_queue(dataset).file) == list(cur.file[::-1]) and len(ranked) == 4
+    os.utime(a, (t + 10, t + 10))
+    assert list(ranked_queue(dataset).file) == list(cur.file) and len(ranked) == 4
+    save_suggestions(cur[::-1], dataset/'_suggestions_x.csv'); os.utime(dataset/'_suggestions_x.csv', (t + 20, t + 20))  # not a name it writes
+    assert list(ranked_queue(dataset).file) == list(cur.file)
 
 
 # --- Hostile ledgers, crashes and two writers (issue 10). A toy dataset of tiny files: no model needed. ---
