@@ -374,3 +374,35 @@ def test_address_classifier():
     assert embedded_ipv4('::127.0.0.1') == v4('127.0.0.1') and embedded_ipv4('::ffff:10.0.0.1') == v4('10.0.0.1')
     assert embedded_ipv4('2001:0:7f00:1:0:0:f5ff:fffe') == v4('127.0.0.1', '10.0.0.1')
     assert embedded_ipv4('2606:4700::1111') == embedded_ipv4('8.8.8.8') == []
+
+
+def test_regather_keeps_cleaning(server, tmp_path):
+    "Gathering the same URLs again skips a photo moved since (to `_trash/`, `_quarantine/` or another class): a person's cleaning stays done"
+    base, hits = server
+    urls = [base + '/ok/a.jpg', base + '/ok/b.jpg', base + '/redirect.jpg']
+    ds = tmp_path / 'ds'
+    rows = download_images(urls, ds / 'black', allow_private=True)
+    a, b, c = (Path(next(r['path'] for r in rows if r['url'] == u)) for u in urls)
+    for f, to in ((a, ds / '_trash' / 'black'), (b, ds / '_quarantine' / 'black'), (c, ds / 'grizzly')):
+        to.mkdir(parents=True, exist_ok=True); f.rename(to / f.name)
+    before = files_under(ds)
+    rows = download_images(urls, ds / 'black', allow_private=True)
+    assert [r['status'] for r in rows] == ['skipped'] * 3 and all(hits[u.removeprefix(base)] == 1 for u in urls[:2])
+    assert files_under(ds) - before == set() and not list((ds / 'black').glob('*.jpg'))
+
+
+def test_second_dedupe_moves_nothing_again(tmp_path):
+    "`bear_gather --from-folder SRC --dedupe` run twice: the near duplicate quarantined the first time is not copied in and quarantined again"
+    from PIL import Image
+    from bear_lib.gather import import_folder
+    from bear_lib.gather.dedupe import dedupe
+    src = tmp_path / 'src'
+    for c in ('black', 'grizzly'):
+        (src / c).mkdir(parents=True)
+        for f in sorted((sample_bears() / c).iterdir())[:2]: (src / c / f.name).write_bytes(f.read_bytes())
+    im = Image.open(sorted((src / 'black').iterdir())[0]); im.resize((im.width // 2, im.height // 2)).save(src / 'black' / 'small.jpg', quality=70)
+    for i in range(2):
+        import_folder(src, tmp_path / 'ds')
+        moved = [m for g in dedupe(tmp_path / 'ds', dry_run=False) for m in g['moved']]
+        assert len(moved) == (1 - i), (i, moved)  # the first run quarantines the smaller copy; the second finds nothing to do
+    assert len(list((tmp_path / 'ds' / '_quarantine' / 'black').iterdir())) == 1 and len(list((tmp_path / 'ds' / 'black').iterdir())) == 2

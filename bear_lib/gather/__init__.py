@@ -61,10 +61,13 @@ def import_folder(src, # a folder of class folders
     rows = L()
     for d in dirs:
         fns = L(sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS))[:n_per_class]
+        # a copy made before is skipped where it is now: in its class folder, or moved to `_quarantine/` (`--dedupe`) or `_trash/` (the cleaner)
+        places = [dest/d.name, dest/'_quarantine'/d.name, dest/'_trash'/d.name]
         for fn in fns:
             out = dest/d.name/fn.name
             row = dict(url=fn.resolve().as_uri(), label=d.name, path=str(out), sha256=sha256(fn), bytes=fn.stat().st_size, time=time.time())
-            if out.exists() and sha256(out) == row['sha256']: rows.append({**row, 'status': 'skipped'}); continue
+            was = next((p/fn.name for p in places if (p/fn.name).is_file() and sha256(p/fn.name) == row['sha256']), None)
+            if was: rows.append({**row, 'path': str(was), 'status': 'skipped'}); continue
             status,reason,_ = check_image(fn)
             if reason: out = dest/'_quarantine'/d.name/fn.name
             out = unique_path(out)

@@ -230,9 +230,11 @@ def download(self:Downloader,
     mf = dest.parent/self.manifest
     urls = _urls(urls)
     last = {r['url']: r for r in read_jsonl(mf) if r.get('label') == dest.name and r.get('url')}
-    def there(r): # its file is in place (a crash may have come between the row and the move); looked up by name in this
-        if not r.get('path'): return True # dataset, so a moved dataset still resumes and a path in the manifest can't point elsewhere
-        return ((dest if r.get('status') == 'ok' else dest.parent/'_quarantine'/dest.name)/Path(r['path']).name).is_file()
+    # a file is looked up by name anywhere in this dataset (so a moved dataset still resumes, and a path in the manifest can't point
+    # elsewhere): in its class folder, or wherever it went since (`_quarantine/` by `--dedupe`, `_trash/` or another class by the
+    # cleaner). A photo a person trashed is not gathered again; a row whose file is nowhere (a crash came between the row and the move) is.
+    names = {f for _,_,fs in os.walk(dest.parent) for f in fs}
+    def there(r): return not r.get('path') or Path(r['path']).name in names
     done = {u for u,r in last.items() if r.get('status') not in _RETRY and there(r)}
     seen = {r['sha256']: r['path'] for r in last.values() if r.get('status') == 'ok' and r.get('sha256') and there(r)}
     rows = L(dict(url=u, query=query, label=dest.name, path=last[u].get('path'), status='skipped', was=last[u]['status'], time=time.time())
