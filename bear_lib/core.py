@@ -11,8 +11,8 @@ from fastcore.all import *
 
 # %% auto #0
 __all__ = ['EXTRAS', 'is_class_dir', 'class_folders', 'sample_bears', 'sample_clouds', 'check_label', 'inside', 'sha256',
-           'unique_path', 'write_new', 'copy_new', 'move_new', 'replace_all', 'MissingExtra', 'needs', 'show_bars',
-           'progress', 'log_epoch', 'plain_learner']
+           'unique_path', 'write_new', 'copy_new', 'move_new', 'replace_all', 'copy_photos', 'MissingExtra', 'needs',
+           'show_bars', 'progress', 'log_epoch', 'plain_learner']
 
 # %% ../nbs/90_core.ipynb #c005
 def is_class_dir(p:Path # a path
@@ -141,6 +141,14 @@ def replace_all(*fns # the files to write (or write again)
         for f,t in zip(fns, tmps): os.replace(t, f)  # only now, all complete, in the order given
     finally:
         for t in tmps: t.unlink(missing_ok=True)
+
+# %% ../nbs/90_core.ipynb #c022c
+def copy_photos(fns, # photo files, each in its class folder
+                dest # the dataset folder to copy them into (its class folders are made as needed)
+               ) -> Path:
+    "A dataset of copies of `fns` in `dest`, each in a folder named like its class folder: a fold, a subset, a copy to clean (`FileExistsError` rather than copy over a file)"
+    for f in fns: copy_new(f, Path(dest)/Path(f).parent.name/Path(f).name)
+    return Path(dest)
 
 # %% ../nbs/90_core.ipynb #cx02
 import importlib.util

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import needs
+from .core import needs, copy_photos
 needs('train', 'bear_lib.suggest'); needs('gather', 'bear_lib.suggest')  # before the imports: a missing extra is one sentence, not a traceback
 from fastcore.all import *
 from fastai.data.transforms import parent_label
@@ -148,14 +148,6 @@ def plot_suggestions(df:pd.DataFrame, # from `rank_photos`
     return fig
 
 # %% ../nbs/98ha_suggest.ipynb #sg017g
-def _copy(fns, dest):
-    "A dataset folder of copies of `fns` in their class folders"
-    import shutil
-    for f in fns:
-        d = Path(dest)/Path(f).parent.name; d.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f, d/Path(f).name)
-    return Path(dest)
-
 def cleaning_gain(path, # a dataset: a folder of class folders (read only: the work is done on copies)
                   folds:int=3, # how many folds
                   seed:int=0, # seed of the folds
@@ -171,7 +163,7 @@ def cleaning_gain(path, # a dataset: a folder of class folders (read only: the w
         tr, held = [f for f,i in zip(fns, fold) if i != k], [f for f,i in zip(fns, fold) if i == k]
         r = dict(fold=k, n_train=len(tr), n_held=len(held))
         for kind in ('raw', 'cleaned'):
-            ds = _copy(tr, tmp/f'{kind}{k}')
+            ds = copy_photos(tr, tmp/f'{kind}{k}')
             if kind == 'cleaned': r['moved'] = len(apply_suggestions(rank_photos(ds), ds))
             e = evaluate_files(train(ds), held, [parent_label(f) for f in held])
             r[f'{kind}_errors'] = int((e.pred != e.label).sum())

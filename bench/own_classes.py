@@ -22,25 +22,18 @@ import argparse, os, tempfile, time, warnings
 from pathlib import Path
 import numpy as np
 
-def _links(fns, dest):
-    "A dataset folder of copies of `fns`, in their class folders (in a temporary folder: a dataset's files must sit inside it)"
-    import shutil
-    for f in fns:
-        d = Path(dest)/Path(f).parent.name; d.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f, d/Path(f).name)
-    return Path(dest)
-
 def _fresh_cache(tmp):
     "An empty feature cache: the time from photos includes computing every feature"
     os.environ['BEAR_CACHE'] = tempfile.mkdtemp(dir=tmp)
 
 def features_recipe(train_fns, held, tmp, size):
+    from bear_lib.core import copy_photos
     from bear_lib.train import train, export_model
     from bear_lib.bundle import load_model
     from bear_lib.evaluate import model_probs
     from bear_lib.images import load_image
     _fresh_cache(tmp); t = time.time()
-    learn = train(_links(train_fns, tmp/'ds'), recipe='features', size=size, folds=5)
+    learn = train(copy_photos(train_fns, tmp/'ds'), recipe='features', size=size, folds=5)
     export_model(learn, tmp/'export.pkl')
     secs = time.time() - t
     m = load_model(tmp/'export.pkl')  # the exported model, on ONNX Runtime
@@ -48,11 +41,12 @@ def features_recipe(train_fns, held, tmp, size):
 
 def book_recipe(train_fns, held, tmp, size, epochs):
     from fastai.vision.all import vision_learner, error_rate
+    from bear_lib.core import copy_photos
     from bear_lib.data import bear_block
     from bear_lib.backbones import mobilenet_v2
     from bear_lib.evaluate import learner_probs
     t = time.time()
-    path = _links(train_fns, tmp/'ds')
+    path = copy_photos(train_fns, tmp/'ds')
     dls = bear_block(size=size, method='random', min_scale=0.5, aug=True, valid_pct=0.2, seed=42).dataloaders(path, bs=64 if size >= 128 else 8, num_workers=0)
     learn = vision_learner(dls, mobilenet_v2, metrics=error_rate)
     with learn.no_bar(), learn.no_logging(): learn.fine_tune(epochs)
