@@ -12,7 +12,7 @@ needs('train', 'bear_lib.suggest'); needs('gather', 'bear_lib.suggest')  # befor
 from fastcore.all import *
 from fastai.data.transforms import parent_label
 from .data import get_bear_files
-from .ledger import KEEP, DELETE, LEDGER, apply_suggestions
+from .ledger import KEEP, DELETE, apply_suggestions
 from .bundle import bundle_files, read_card
 from .images import load_image
 from .evaluate import stratified_folds, evaluate_files
