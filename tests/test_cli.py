@@ -164,3 +164,26 @@ def test_predict_exit_codes(tmp_path, bears):
     r = run('bear_predict', mixed, '--no-log', cwd=tmp_path, check=False, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert sorted(l[1] for l in _lines(r.stdout)) == ['black', 'error'], r.stdout
+
+
+def test_light_paths_never_import_torch(tmp_path):
+    "A missing dataset is said before torch is imported, and a suggestions CSV is applied and undone without it: a `torch` that fails on import, first on the path, proves it"
+    from bear_lib.testing import toy_dataset
+    from bear_lib.ledger import LEDGER
+    poison = tmp_path/'poison'/'torch'; poison.mkdir(parents=True)
+    (poison/'__init__.py').write_text("raise ImportError('torch was imported')")
+    env = {**os.environ, 'PYTHONPATH': str(poison.parent)}
+    def run(*args): return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    model = tmp_path/'export.pkl'; model.write_bytes(b'never read')
+    for args in (('bear_train', '--images', tmp_path/'nothing'), ('bear_eval', '--images', tmp_path/'nothing'), ('bear_clean', tmp_path/'nothing'),
+                 ('bear_app', '--clean', tmp_path/'nothing', '--model', model)):
+        r = run(*args)
+        assert r.returncode == 1 and r.stderr.startswith(f'No dataset at {tmp_path/"nothing"}'), (args, r.stderr[-2000:])
+    ds = toy_dataset(tmp_path/'ds')
+    (tmp_path/'s.csv').write_text('file,label,suggested,reason,flagged\nblack/a.jpg,black,<Delete>,a test,True\nteddy/b.jpg,teddy,grizzly,a test,True\n')
+    r = run('bear_clean', ds, '--suggestions', tmp_path/'s.csv', '--apply-top', 'flagged')
+    assert r.returncode == 0 and '1 deleted' in r.stdout and '1 relabelled' in r.stdout, r.stdout + r.stderr[-2000:]
+    assert (ds/'_trash'/'black'/'a.jpg').is_file() and (ds/'grizzly'/'b (1).jpg').is_file()  # the toy has a grizzly/b.jpg: never replaced
+    r = run('bear_clean', ds, '--undo')
+    assert r.returncode == 0 and (ds/'black'/'a.jpg').is_file() and (ds/'teddy'/'b.jpg').is_file(), r.stdout + r.stderr[-2000:]
+    assert len((ds/LEDGER).read_text().splitlines()) == 4  # two moves, two undos
