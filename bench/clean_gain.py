@@ -13,7 +13,7 @@ flagged photo trashed or relabelled as suggested: the default cut), by `bear_lib
 the untouched fold. Prints both errors with 95% Wilson intervals and `ratio=` cleaned / raw errors (goal <= 0.95).
 The test folds are as noisy as the training folds, which caps what any cleaning can show.
 
-    OMP_NUM_THREADS=2 nice -n 10 python bench/clean_gain.py [--bears DIR] [--clouds DIR]   # ~5 min on 2 cores (features cached)
+    OMP_NUM_THREADS=2 nice -n 10 python bench/clean_gain.py [--bears DIR] [--clouds DIR]   # 78 s on 2 idle cores (features cached)
     OMP_NUM_THREADS=1 python bench/clean_gain.py --quick   # make test: 12 photos a class, 2 folds
 """
 import argparse, tempfile, time, warnings
