@@ -396,10 +396,8 @@ def test_second_dedupe_moves_nothing_again(tmp_path):
     from PIL import Image
     from bear_lib.gather import import_folder
     from bear_lib.gather.dedupe import dedupe
-    src = tmp_path / 'src'
-    for c in ('black', 'grizzly'):
-        (src / c).mkdir(parents=True)
-        for f in sorted((sample_bears() / c).iterdir())[:2]: (src / c / f.name).write_bytes(f.read_bytes())
+    from bear_lib.core import copy_photos
+    src = copy_photos([f for c in ('black', 'grizzly') for f in sorted((sample_bears() / c).iterdir())[:2]], tmp_path / 'src')
     im = Image.open(sorted((src / 'black').iterdir())[0]); im.resize((im.width // 2, im.height // 2)).save(src / 'black' / 'small.jpg', quality=70)
     for i in range(2):
         import_folder(src, tmp_path / 'ds')

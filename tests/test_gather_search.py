@@ -6,7 +6,7 @@ from PIL import Image
 import ddgs.ddgs  # the real class: `ddgs.DDGS` is a lazy proxy until first use
 from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 from bear_lib.gather import DDGSSource, SearchError, gather, search_images
-from bear_lib.core import class_folders, sample_bears
+from bear_lib.core import class_folders, copy_photos, sample_bears
 from bear_lib.ledger import read_jsonl
 
 BIN = Path(sys.executable).parent
@@ -110,10 +110,7 @@ def test_real_client_class_errors(monkeypatch):
 @pytest.fixture
 def photo_server(tmp_path):
     "Serves 4 black and 4 grizzly bear photos over loopback: /black/..., /grizzly/..."
-    web = tmp_path / 'web'
-    for c in ('black', 'grizzly'):
-        (web / c).mkdir(parents=True)
-        for f in sorted((sample_bears() / c).iterdir())[:4]: (web / c / f.name).write_bytes(f.read_bytes())
+    web = copy_photos([f for c in ('black', 'grizzly') for f in sorted((sample_bears() / c).iterdir())[:4]], tmp_path / 'web')
     class Q(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *a): pass
     srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Q, directory=str(web)))
