@@ -233,7 +233,7 @@ def download(self:Downloader,
     # a file is looked up by name anywhere in this dataset (so a moved dataset still resumes, and a path in the manifest can't point
     # elsewhere): in its class folder, or wherever it went since (`_quarantine/` by `--dedupe`, `_trash/` or another class by the
     # cleaner). A photo a person trashed is not gathered again; a row whose file is nowhere (a crash came between the row and the move) is.
-    names = {f for _,_,fs in os.walk(dest.parent) for f in fs}
+    names = {f for _,_,fs in os.walk(dest.parent) for f in fs} if last else set()  # a first download has nothing to look up
     def there(r): return not r.get('path') or Path(r['path']).name in names
     done = {u for u,r in last.items() if r.get('status') not in _RETRY and there(r)}
     seen = {r['sha256']: r['path'] for r in last.values() if r.get('status') == 'ok' and r.get('sha256') and there(r)}
