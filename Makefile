@@ -61,10 +61,14 @@ sync: setup  ## export the library from the notebooks and clean them (in CI: fai
 ONE_THREAD := OMP_NUM_THREADS=1
 
 models: sync  ## train the model the notebooks and tests share (all sample bears, bear_train's defaults) once, with every core
-	$(PY) -c "import tempfile; from bear_lib.core import sample_bears; from bear_lib.testing import trained_model; trained_model(sample_bears(), tempfile.mkdtemp())"
+	$(PY) -c "from bear_lib.core import sample_bears; from bear_lib.testing import trained_model, scratch_dir; trained_model(sample_bears(), scratch_dir())"
+
+# The notebooks make their demo datasets and models with `tempfile.mkdtemp()`, as a learner would (about 700 MB a run): when
+# they run here, those go in a folder of the run's own, removed when it ends, pass or fail
+SCRATCH = t=$$(mktemp -d -t bear_$@.XXXXXX) && trap 'rm -rf "$$t"' EXIT && export TMPDIR=$$t &&
 
 nbtest: sync models  ## run every notebook with its slow and browser cells
-	cd nbs && $(ONE_THREAD) $(VBIN)/nbdev_test --flags "slow browser" --timing
+	$(SCRATCH) cd nbs && $(ONE_THREAD) $(VBIN)/nbdev_test --flags "slow browser" --timing
 
 pytest: sync models  ## CLI, service and Voilà app across processes and in a browser: two workers, a test file each at a time
 	$(ONE_THREAD) $(PYTEST) -n 2 --dist loadfile --no-loadscope-reorder -m "not load and not network and not venv" tests
@@ -93,4 +97,4 @@ MAIN_NBS := index 00_practice 01_data 02_train 02a_evaluate 03_clean 04_infer 05
 # and the two after it that show a result: the drift report on shifted bears, the Space's folder
 OUT_NBS := $(MAIN_NBS) 10_report 11a_space
 outputs: setup  ## run the main-path notebooks and those two (with their slow cells) and write their outputs into them (tools/run_nb.py)
-	cd nbs && for f in $(OUT_NBS); do BEARS_DIR=$$(realpath --relative-to=. $(BEARS_DIR)) $(PY) ../tools/run_nb.py $$f.ipynb --flags slow || exit 1; done
+	$(SCRATCH) cd nbs && for f in $(OUT_NBS); do BEARS_DIR=$$(realpath --relative-to=. $(BEARS_DIR)) $(PY) ../tools/run_nb.py $$f.ipynb --flags slow || exit 1; done

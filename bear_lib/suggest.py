@@ -152,21 +152,23 @@ def cleaning_gain(path, # a dataset: a folder of class folders (read only: the w
                   folds:int=3, # how many folds
                   seed:int=0, # seed of the folds
                   only=None, # the folds to run (default: all)
-                  tmp=None # a folder for the copies (default: a new temporary folder)
+                  tmp=None # a folder for the copies (default: a temporary folder, removed at the end)
                  ) -> pd.DataFrame: # one row per fold: photos, moved by the cleaning, errors raw and cleaned on the held-out fold
     "For each fold: bear_train's default trained on the other folds raw and after `apply_suggestions`'s default cut, both judged on the untouched fold"
     import tempfile
     fns = sorted(get_bear_files(path)); labels = [parent_label(f) for f in fns]
-    fold, tmp, rows = stratified_folds(labels, folds, seed), Path(tmp or tempfile.mkdtemp()), []
-    for k in (range(folds) if only is None else only):
-        t = time.time()
-        tr, held = [f for f,i in zip(fns, fold) if i != k], [f for f,i in zip(fns, fold) if i == k]
-        r = dict(fold=k, n_train=len(tr), n_held=len(held))
-        for kind in ('raw', 'cleaned'):
-            ds = copy_photos(tr, tmp/f'{kind}{k}')
-            if kind == 'cleaned': r['moved'] = len(apply_suggestions(rank_photos(ds), ds))
-            e = evaluate_files(train(ds), held, [parent_label(f) for f in held])
-            r[f'{kind}_errors'] = int((e.pred != e.label).sum())
-        r['seconds'] = round(time.time() - t, 1)
-        rows.append(r)
+    fold, rows = stratified_folds(labels, folds, seed), []
+    with tempfile.TemporaryDirectory(prefix='bear_gain_') as t0:  # two copies of the dataset a fold: not left behind
+        tmp = Path(tmp or t0)
+        for k in (range(folds) if only is None else only):
+            t = time.time()
+            tr, held = [f for f,i in zip(fns, fold) if i != k], [f for f,i in zip(fns, fold) if i == k]
+            r = dict(fold=k, n_train=len(tr), n_held=len(held))
+            for kind in ('raw', 'cleaned'):
+                ds = copy_photos(tr, tmp/f'{kind}{k}')
+                if kind == 'cleaned': r['moved'] = len(apply_suggestions(rank_photos(ds), ds))
+                e = evaluate_files(train(ds), held, [parent_label(f) for f in held])
+                r[f'{kind}_errors'] = int((e.pred != e.label).sum())
+            r['seconds'] = round(time.time() - t, 1)
+            rows.append(r)
     return pd.DataFrame(rows)

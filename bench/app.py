@@ -21,7 +21,7 @@ of computing them). Before each run, as above, the pool is refilled and the kern
 """
 import argparse, statistics, time
 from pathlib import Path
-from bear_lib.testing import start_app, stop_app, upload, launch_chromium
+from bear_lib.testing import start_app, stop_app, upload, launch_chromium, scratch_dir
 
 def first_answer(browser, url, photo):
     page = browser.new_page()
@@ -64,8 +64,7 @@ def ready(p, pool, i):
     time.sleep(1)
 
 def bench(browser, pool, runs, photo):
-    import tempfile
-    p, url = start_app('--pool', pool, cwd=tempfile.mkdtemp())
+    p, url = start_app('--pool', pool, cwd=scratch_dir('bench_app_'))
     try:
         ts = []
         for i in range(runs):
@@ -86,8 +85,7 @@ def clean_open(browser, url):
     return secs
 
 def bench_clean(browser, pool, runs, root, model):
-    import tempfile
-    p, url = start_app('--clean', root, '--model', model, '--pool', pool, cwd=tempfile.mkdtemp())
+    p, url = start_app('--clean', root, '--model', model, '--pool', pool, cwd=scratch_dir('bench_app_'))
     try:
         ts = []
         for i in range(runs):
@@ -97,12 +95,12 @@ def bench_clean(browser, pool, runs, root, model):
     finally: stop_app(p)
 
 def main_clean(a):
-    import shutil, tempfile
+    import shutil
     from playwright.sync_api import sync_playwright
     from bear_lib.train import train, export_model
     from bear_lib.train import cross_validate
     from bear_lib.clean import OOF
-    tmp = Path(tempfile.mkdtemp(prefix='bench_clean_'))
+    tmp = scratch_dir('bench_clean_')
     root = tmp/'bears'
     if a.quick:
         from bear_lib.gather import import_folder

@@ -10,13 +10,14 @@ Last line: ratio=<planted caught after / caught before>.
     OMP_NUM_THREADS=2 nice -n 10 python bench/clean_oof.py [--images /work/shared/data/bears] [--plant 15] [--folds 3] [--page 30]
     OMP_NUM_THREADS=2 python bench/clean_oof.py --quick    # CI: 8 photos a class, 3 planted, 2 folds, a page of 6; 64 px, 1 epoch
 """
-import argparse, contextlib, io, random, shutil, tempfile, time, warnings
+import argparse, contextlib, io, random, shutil, time, warnings
 from pathlib import Path
 import pandas as pd
 from bear_lib.data import get_bear_files
 from bear_lib.train import train, export_model
 from bear_lib.train import cross_validate
 from bear_lib.clean import top_losses, clean_app, OOF
+from bear_lib.testing import scratch_dir
 
 warnings.filterwarnings('ignore')
 p = argparse.ArgumentParser()
@@ -26,7 +27,7 @@ p.add_argument('--quick', action='store_true', help='8 photos a class, 3 planted
 a = p.parse_args()
 recipe = {}  # `train` options: bear_train's defaults
 if a.quick: a.plant, a.folds, a.page, recipe = 3, 2, 6, dict(epochs=1, size=64, bs=8)
-tmp = Path(tempfile.mkdtemp())
+tmp = scratch_dir('bench_clean_oof_')
 root = tmp/'bears'
 if a.quick:
     from bear_lib.gather import import_folder

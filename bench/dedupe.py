@@ -12,6 +12,7 @@ Goal: 100k hashes in under 30 s. Prints `ratio=` (the double loop's extrapolated
 import argparse, time
 from pathlib import Path
 import numpy as np
+from bear_lib.testing import scratch_dir
 
 
 def planted(n, n_pairs, seed=0):
@@ -65,9 +66,8 @@ def main():
     from bear_lib.gather.dedupe import find_duplicates
     photos = sample_bears()
     if a.quick:  # the first 8 photos of each class
-        import tempfile
         from bear_lib.gather import import_folder
-        photos = Path(tempfile.mkdtemp(prefix='bench_dedupe_'))/'bears'
+        photos = scratch_dir('bench_dedupe_')/'bears'
         import_folder(sample_bears(), photos, n_per_class=8)
     for w in (1, 2):  # hashing on a thread pool: the sample photos end to end
         t = time.perf_counter(); g = find_duplicates(photos, n_workers=w); s = time.perf_counter() - t

@@ -14,7 +14,7 @@ printed beside it. Prints ratio=<OOD refused share / bears wrongly refused share
     OMP_NUM_THREADS=2 python bench/ood.py [--images ../shared/data/bears] [--folds 5] [--rename] [--k 5] [--q 0.99]
     OMP_NUM_THREADS=2 python bench/ood.py --quick [--rename]    # CI: 8 photos a class, 2 folds, a third of the other images; 64 px, 1 epoch, batches of 8
 """
-import argparse, shutil, tempfile, time, warnings
+import argparse, shutil, time, warnings
 from pathlib import Path
 import torch
 from bear_lib.train import cross_validate
@@ -22,7 +22,7 @@ from bear_lib.infer import answer
 from bear_lib.imagenet import IMAGENET_BEARS
 from bear_lib.train import _LearnerAnswers, feature_bank
 from bear_lib.core import sample_bears
-from bear_lib.testing import ood_images
+from bear_lib.testing import ood_images, scratch_dir
 
 warnings.filterwarnings('ignore')
 p = argparse.ArgumentParser()
@@ -37,12 +37,12 @@ recipe = {}  # `train` options: bear_train's defaults
 if a.quick:
     from bear_lib.gather import import_folder
     a.folds, recipe = 2, dict(epochs=1, size=64, bs=8)
-    tiny = Path(tempfile.mkdtemp(prefix='bench_ood_'))/'bears'
+    tiny = scratch_dir('bench_ood_')/'bears'
     import_folder(src, tiny, n_per_class=8)
     src = tiny
 path = src
 if a.rename:
-    path = Path(tempfile.mkdtemp(prefix='bench_ood_'))/'renamed'
+    path = scratch_dir('bench_ood_')/'renamed'
     for c,new in zip(sorted(IMAGENET_BEARS), ['alpha', 'beta', 'gamma']): shutil.copytree(src/c, path/new)
 ood_ims = list(ood_images().values())[::3 if a.quick else 1]  # quick: a third of them
 res = dict(bears=0, bears_unfamiliar=0, bears_refused=0, ood=0, ood_refused=0, bears_imagenet=0, ood_imagenet=0)

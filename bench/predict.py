@@ -16,7 +16,7 @@ don't depend on the weights); with --quick, a model `bear_train` trains on 8 sam
 `bear_lib.testing.trained_model`'s cache ($BEAR_TEST_CACHE). Both sides must give the same answers.
 Last line: ratio=<ours (ONNX Runtime) ms per photo / plain PyTorch ms per photo>. Goal: <= 0.5.
 """
-import argparse, collections, os, tempfile, time, warnings
+import argparse, collections, os, time, warnings
 from pathlib import Path
 
 def per_photo(f, reps, n):
@@ -52,8 +52,8 @@ def main():
         fname = a.model
         if not fname and a.quick:
             from bear_lib.gather import import_folder
-            from bear_lib.testing import trained_model
-            tmp = Path(tempfile.mkdtemp(prefix='bench_predict_'))
+            from bear_lib.testing import trained_model, scratch_dir
+            tmp = scratch_dir('bench_predict_')
             import_folder(bears, tmp/'bears', n_per_class=8)
             (tmp/'bears'/'manifest.jsonl').unlink()  # it records paths and times: the same photos must give the cache the same key
             fname = trained_model(tmp/'bears', tmp, epochs=1, size=64, bs=8)
@@ -62,7 +62,8 @@ def main():
             from bear_lib.data import bear_dls
             from bear_lib.backbones import mobilenet_v2
             from bear_lib.train import export_model
-            fname = Path(tempfile.mkdtemp())/'export.pkl'
+            from bear_lib.testing import scratch_dir
+            fname = scratch_dir('bench_predict_')/'export.pkl'
             learn = vision_learner(bear_dls(bears, bs=16), mobilenet_v2, metrics=error_rate)
             learn.bear_meta = dict(arch='mobilenet_v2')
             export_model(learn, fname)

@@ -25,7 +25,7 @@ from bear_lib.imagenet import ImageNetBears, IMAGENET_BEARS
 from bear_lib.infer import decide
 from bear_lib.scores import calibrate, fit_temperature
 from bear_lib.images import load_image
-from bear_lib.testing import ood_images
+from bear_lib.testing import ood_images, scratch_dir
 from bear_lib.train import feature_bank, _LearnerAnswers
 
 warnings.filterwarnings('ignore')
@@ -39,10 +39,9 @@ torch.set_num_threads(1 if a.quick else 2)  # quick: in make test, beside pytest
 t0 = time.time()
 recipe = json.loads(a.train)
 if a.quick:
-    import tempfile
     from pathlib import Path
     from bear_lib.gather import import_folder
-    tiny = Path(tempfile.mkdtemp(prefix='bench_quality_'))/'bears'
+    tiny = scratch_dir('bench_quality_')/'bears'
     import_folder(a.images, tiny, n_per_class=8)
     a.images, a.folds, recipe = str(tiny), 2, dict(epochs=1, size=64, bs=8, **recipe)
 

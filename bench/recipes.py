@@ -14,8 +14,9 @@ four versions of the training photos. It has no random crops or flips, so it is 
 Prints ratio=<the best candidate's log loss / the zero-shot model's log loss, both over the table's four columns> last (a
 loss, not the error count: on a few photos the zero-shot model often makes no error at all).
 """
-import argparse, tempfile
+import argparse
 from pathlib import Path
+from bear_lib.testing import scratch_dir
 
 def features(images=None, feats='/tmp/bear_recipe_feats.npz', threads=2):
     import time, numpy as np, torch
@@ -119,7 +120,7 @@ if __name__ == '__main__':
     if a.quick:
         from bear_lib.core import sample_bears
         from bear_lib.gather import import_folder
-        tmp = Path(tempfile.mkdtemp(prefix='bench_recipes_'))
+        tmp = scratch_dir('bench_recipes_')
         import_folder(a.images or sample_bears(), tmp/'bears', n_per_class=8)
         features(tmp/'bears', tmp/'feats.npz', threads=1); table(tmp/'feats.npz')  # one thread: beside pytest in make test
     elif a.step == 'features': features(a.images, a.feats)

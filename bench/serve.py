@@ -17,9 +17,9 @@ shared CPU per request than httpx, so more of it is left to the services being c
 Each side's figures are from its median round by throughput.
 Last line: ratio=<ours requests/s / baseline requests/s>; the goal is >= 2.5 with ours' p99 <= 100 ms.
 """
-import argparse, os, sys, tempfile, threading, time
+import argparse, os, sys, threading, time
 from pathlib import Path
-from bear_lib.testing import start_serve, stop_app
+from bear_lib.testing import start_serve, stop_app, scratch_dir
 
 def start(model, backend, workers, tmp, threads):
     "Start `bear_serve` on a free port; return (process, URL) once /health answers, else stop the run with its output"
@@ -99,7 +99,7 @@ def main():
     from bear_lib.core import sample_bears
     fns = sorted(f for c in sorted(sample_bears().iterdir()) if c.is_dir() for f in c.glob('*.jpg'))
     photos = [f.read_bytes() for f in fns]
-    tmp = Path(tempfile.mkdtemp(prefix='bench_serve_'))
+    tmp = scratch_dir('bench_serve_')
     sides = {'baseline': (a.baseline_model or a.model, a.baseline_backend), 'ours': (a.model, a.backend)}
     print(f'{len(photos)} sample photos, {a.clients} concurrent clients, {a.rounds} rounds of {a.requests} requests per side, '
           f'{a.workers} worker(s) per service, {a.client} clients, {os.cpu_count()} cores shared by clients and services')

@@ -15,6 +15,7 @@ from fastai.vision.all import vision_learner, create_vision_model, error_rate, i
 from bear_lib.core import sample_bears
 from bear_lib.data import bear_dls
 from bear_lib.backbones import mobilenet_v2
+from bear_lib.testing import scratch_dir
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=2); p.add_argument('--size', type=int, default=224); p.add_argument('--bs', type=int, default=32)
@@ -25,10 +26,9 @@ torch.set_num_threads(a.threads)
 set_seed(42)
 images, rounds = sample_bears(), 2
 if a.quick:
-    import tempfile
     from pathlib import Path
     from bear_lib.gather import import_folder
-    images, rounds, a.size, a.bs = Path(tempfile.mkdtemp(prefix='bench_train_'))/'bears', 1, 64, 8
+    images, rounds, a.size, a.bs = scratch_dir('bench_train_')/'bears', 1, 64, 8
     import_folder(sample_bears(), images, n_per_class=8)
 dls = bear_dls(images, bs=a.bs, size=a.size)
 vocab = list(dls.vocab)
