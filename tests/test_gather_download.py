@@ -393,6 +393,20 @@ def test_regather_keeps_cleaning(server, tmp_path):
     assert files_under(ds) - before == set() and not list((ds / 'black').glob('*.jpg'))
 
 
+def test_reimport_keeps_relabels(tmp_path):
+    "`bear_gather --from-folder SRC` again after the cleaner relabelled a photo: it stays in the class a person chose, not copied back"
+    from bear_lib.gather import import_folder
+    from bear_lib.core import copy_photos
+    src = copy_photos([f for c in ('black', 'grizzly') for f in sorted((sample_bears() / c).iterdir())[:2]], tmp_path / 'src')
+    ds = tmp_path / 'ds'
+    import_folder(src, ds)
+    a = sorted((ds / 'black').iterdir())[0]; a.rename(ds / 'grizzly' / a.name)  # the cleaner's relabel: black → grizzly
+    before = {f: f.read_bytes() for f in files_under(ds)}
+    rows = import_folder(src, ds)
+    assert [r['status'] for r in rows] == ['skipped'] * 4 and str(ds / 'grizzly' / a.name) in [r['path'] for r in rows]
+    assert {f: f.read_bytes() for f in files_under(ds)} == before and len(list((ds / 'black').iterdir())) == 1
+
+
 def test_second_dedupe_moves_nothing_again(tmp_path):
     "`bear_gather --from-folder SRC --dedupe` run twice: the near duplicate quarantined the first time is not copied in and quarantined again"
     from PIL import Image

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/95_gather.ipynb #c003
 from __future__ import annotations
-import re, time
+import os, re, time
 from pathlib import Path
 from ..core import needs
 needs('gather', 'bear_lib.gather')  # before the imports: a missing extra is one sentence, not a traceback
@@ -58,15 +58,18 @@ def import_folder(src, # a folder of class folders
     if classes is not None: dirs = dirs.filter(lambda d: d.name in classes)
     if not dirs: raise FileNotFoundError(f"{src} has no class folders: expected e.g. {src}/grizzly/*.jpg")
     dirs.attrgot('name').map(check_label)  # every class name checked before the first copy
+    # a copy made before is skipped wherever it is now: in its class folder, or moved to `_quarantine/` (`--dedupe`), to `_trash/`
+    # or to another class (the cleaner). Looked up by name (as the downloader does), then by its bytes; links are never followed
+    where = {}
+    for r,_,fs in os.walk(dest):
+        for f in fs: where.setdefault(f, []).append(Path(r)/f)
     rows = L()
     for d in dirs:
         fns = L(sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS))[:n_per_class]
-        # a copy made before is skipped where it is now: in its class folder, or moved to `_quarantine/` (`--dedupe`) or `_trash/` (the cleaner)
-        places = [dest/d.name, dest/'_quarantine'/d.name, dest/'_trash'/d.name]
         for fn in fns:
             out = dest/d.name/fn.name
             row = dict(url=fn.resolve().as_uri(), label=d.name, path=str(out), sha256=sha256(fn), bytes=fn.stat().st_size, time=time.time())
-            was = next((p/fn.name for p in places if (p/fn.name).is_file() and sha256(p/fn.name) == row['sha256']), None)
+            was = next((p for p in where.get(fn.name, ()) if not p.is_symlink() and p.is_file() and sha256(p) == row['sha256']), None)
             if was: rows.append({**row, 'path': str(was), 'status': 'skipped'}); continue
             status,reason,_ = check_image(fn)
             if reason: out = dest/'_quarantine'/d.name/fn.name
