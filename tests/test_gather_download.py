@@ -405,6 +405,8 @@ def test_reimport_keeps_relabels(tmp_path):
     rows = import_folder(src, ds)
     assert [r['status'] for r in rows] == ['skipped'] * 4 and str(ds / 'grizzly' / a.name) in [r['path'] for r in rows]
     assert {f: f.read_bytes() for f in files_under(ds)} == before and len(list((ds / 'black').iterdir())) == 1
+    inc = copy_photos([sorted((sample_bears() / 'teddy').iterdir())[0]], ds / '_incoming')  # new photos put inside the dataset's folder
+    assert [r['status'] for r in import_folder(inc, ds)] == ['ok'] and len(list((ds / 'teddy').iterdir())) == 1
 
 
 def test_second_dedupe_moves_nothing_again(tmp_path):

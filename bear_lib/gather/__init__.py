@@ -59,7 +59,8 @@ def import_folder(src, # a folder of class folders
     if not dirs: raise FileNotFoundError(f"{src} has no class folders: expected e.g. {src}/grizzly/*.jpg")
     dirs.attrgot('name').map(check_label)  # every class name checked before the first copy
     # a copy made before is skipped wherever it is now: in its class folder, or moved to `_quarantine/` (`--dedupe`), to `_trash/`
-    # or to another class (the cleaner). Looked up by name (as the downloader does), then by its bytes; links are never followed
+    # or to another class (the cleaner). Looked up by name (as the downloader does), then by its bytes; links are never followed,
+    # and a source folder inside the dataset is not a copy of itself
     where = {}
     for r,_,fs in os.walk(dest):
         for f in fs: where.setdefault(f, []).append(Path(r)/f)
@@ -69,7 +70,7 @@ def import_folder(src, # a folder of class folders
         for fn in fns:
             out = dest/d.name/fn.name
             row = dict(url=fn.resolve().as_uri(), label=d.name, path=str(out), sha256=sha256(fn), bytes=fn.stat().st_size, time=time.time())
-            was = next((p for p in where.get(fn.name, ()) if not p.is_symlink() and p.is_file() and sha256(p) == row['sha256']), None)
+            was = next((p for p in where.get(fn.name, ()) if not p.is_symlink() and p.is_file() and not p.samefile(fn) and sha256(p) == row['sha256']), None)
             if was: rows.append({**row, 'path': str(was), 'status': 'skipped'}); continue
             status,reason,_ = check_image(fn)
             if reason: out = dest/'_quarantine'/d.name/fn.name
