@@ -63,7 +63,7 @@ ONE_THREAD := OMP_NUM_THREADS=1
 models: sync  ## train the model the notebooks and tests share (all sample bears, bear_train's defaults) once, with every core
 	$(PY) -c "from bear_lib.core import sample_bears; from bear_lib.testing import trained_model, scratch_dir; trained_model(sample_bears(), scratch_dir())"
 
-# The notebooks make their demo datasets and models with `tempfile.mkdtemp()`, as a learner would (about 700 MB a run): when
+# The notebooks make their demo datasets and models with `tempfile.mkdtemp()`, as a learner would (over 500 MB a run): when
 # they run here, those go in a folder of the run's own, removed when it ends, pass or fail
 SCRATCH = t=$$(mktemp -d -t bear_$@.XXXXXX) && trap 'rm -rf "$$t"' EXIT && export TMPDIR=$$t &&
 
