@@ -190,13 +190,16 @@ def _check_batch(root, rows, ledger, classes):
 # %% ../nbs/91a_ledger.ipynb #c016a
 def _batch(r) -> str|None: return r.get('batch') if isinstance(r.get('batch'), str) else None
 
-def _state(root, r, undone, gone) -> str:
+def _holds(p, now) -> str|None:
+    "The sha256 of what is at `p`: as this undo left it (`now`: path → sha256, None once emptied), else as the disk has it"
+    if p in now: return now[p]
+    return sha256(p) if p.is_file() and not p.is_symlink() else None
+
+def _state(root, r, undone, now) -> str:
     "'move': `r`'s file is at its `dest`; 'done': undone or never moved; 'skip': moved or changed since"
-    cur = root/r['dest']
-    if cur not in gone and cur.is_file() and not cur.is_symlink() and sha256(cur) == r['sha256']: return 'move'
+    if _holds(root/r['dest'], now) == r['sha256']: return 'move'
     if (r['batch'], r['dest']) in undone: return 'done'
-    src = root/r['src']
-    return 'done' if src.is_file() and sha256(src) == r['sha256'] else 'skip'
+    return 'done' if _holds(root/r['src'], now) == r['sha256'] else 'skip'
 
 def undo_clean(root, # the dataset folder
                what:str='last', # 'last': the last apply with something left to undo; 'all': every apply
@@ -216,17 +219,17 @@ def undo_clean(root, # the dataset folder
         todo = [b for b in batches if any(r['action'] in _APPLIED for i,r in batches[b])][::-1]  # newest first
         if what == 'all':
             for b in todo: _check_batch(root, batches[b], ledger, classes)
-        out, taken, gone = L(), set(), set()
+        out, taken, now = L(), set(), {}  # now: what this undo has moved so far (a later batch's file may move into an emptied path)
         for b in todo:
             if what == 'last': _check_batch(root, batches[b], ledger, classes)
             applied = L(r for i,r in batches[b] if r['action'] in _APPLIED)[::-1]
-            if what == 'last' and not any(_state(root, r, undone, gone) == 'move' for r in applied): continue
+            if what == 'last' and not any(_state(root, r, undone, now) == 'move' for r in applied): continue
             for r in applied:
-                s = _state(root, r, undone, gone)
+                s = _state(root, r, undone, now)
                 if s == 'done': continue
                 if s == 'skip':
                     out.append(dict(action='skip', src=r['dest'], dest=r['src'], batch=b, reason='moved or changed since')); continue
-                back = unique_path(root/r['src'], taken); taken.add(back); gone.add(root/r['dest'])
+                back = unique_path(root/r['src'], taken); taken.add(back); now[root/r['dest']], now[back] = None, r['sha256']
                 row = dict(action='undo', src=r['dest'], dest=back.relative_to(root).as_posix(), sha256=r['sha256'], batch=b,
                            undoes=r['action'], time=time.time())
                 out.append(row)

@@ -3,7 +3,7 @@ import json, tempfile, warnings
 from collections import Counter
 from pathlib import Path
 from unittest.mock import patch
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import example, given, settings, strategies as st, HealthCheck
 from bear_lib.core import sha256
 from bear_lib.testing import snapshot as _snapshot
 import bear_lib.ledger as clean_mod
@@ -25,6 +25,9 @@ new_file = st.tuples(st.just('new_file'), st.integers(0, 50))
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ops, max_size=30))
+# found by hypothesis in a `make test` run: undo all moved a file back into a path that the newest batch's undo had emptied, then
+# still took that path for empty, so the oldest batch's photo there looked 'moved or changed since' and stayed in the wrong class
+@example([('mark', 10, 'grizzly'), ('apply',), ('mark', 8, DELETE), ('apply',), ('mark', 0, 'grizzly'), ('apply',)])
 def test_undo_restores_exactly(seq):
     "Marks, applies and undos alone: every undo gives back exactly the files before its apply; nothing lost on the way"
     run(seq)
