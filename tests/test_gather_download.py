@@ -409,6 +409,21 @@ def test_reimport_keeps_relabels(tmp_path):
     assert [r['status'] for r in import_folder(inc, ds)] == ['ok'] and len(list((ds / 'teddy').iterdir())) == 1
 
 
+def test_reimport_renamed_copy(tmp_path):
+    "A photo copied under a new name (another file had its name) is found again by the name the manifest recorded, not copied once more a run"
+    import json, shutil
+    from bear_lib.gather import import_folder
+    b = sorted((sample_bears() / 'black').iterdir())
+    (tmp_path / 'src' / 'black').mkdir(parents=True); shutil.copy(b[0], tmp_path / 'src' / 'black' / 'x.jpg')
+    ds = tmp_path / 'ds'; (ds / 'black').mkdir(parents=True); shutil.copy(b[1], ds / 'black' / 'x.jpg')  # another photo, the same name
+    assert [r['status'] for r in import_folder(tmp_path / 'src', ds)] == ['ok']
+    with open(ds / 'manifest.jsonl', 'a') as f:  # rows a hostile manifest could hold: ignored, nothing read or written outside
+        for r in ({'url': ['x'], 'path': 'y'}, {'url': 'file:///etc/passwd', 'path': '../../../../etc/passwd'}): f.write(json.dumps(r) + '\n')
+    for _ in range(2):
+        assert [r['status'] for r in import_folder(tmp_path / 'src', ds)] == ['skipped']
+        assert sorted(p.name for p in (ds / 'black').iterdir()) == ['x (1).jpg', 'x.jpg']
+
+
 def test_second_dedupe_moves_nothing_again(tmp_path):
     "`bear_gather --from-folder SRC --dedupe` run twice: the near duplicate quarantined the first time is not copied in and quarantined again"
     from PIL import Image

@@ -10,7 +10,7 @@ from ..core import needs
 needs('gather', 'bear_lib.gather')  # before the imports: a missing extra is one sentence, not a traceback
 from fastcore.all import *
 from ..core import check_label, class_folders, sha256, unique_path, write_new
-from ..ledger import append_jsonl
+from ..ledger import append_jsonl, read_jsonl
 from ..images import IMAGE_EXTS
 from .search import *
 from .verify import *
@@ -59,18 +59,20 @@ def import_folder(src, # a folder of class folders
     if not dirs: raise FileNotFoundError(f"{src} has no class folders: expected e.g. {src}/grizzly/*.jpg")
     dirs.attrgot('name').map(check_label)  # every class name checked before the first copy
     # a copy made before is skipped wherever it is now: in its class folder, or moved to `_quarantine/` (`--dedupe`), to `_trash/`
-    # or to another class (the cleaner). Looked up by name (as the downloader does), then by its bytes; links are never followed,
-    # and a source folder inside the dataset is not a copy of itself
-    where = {}
+    # or to another class (the cleaner). Looked up by name (its own, or the one the manifest says its copy got), then by its bytes;
+    # links are never followed, and a source folder inside the dataset is not a copy of itself
+    where, named = {}, {}
     for r,_,fs in os.walk(dest):
         for f in fs: where.setdefault(f, []).append(Path(r)/f)
+    for r in read_jsonl(dest/manifest):  # a name only: looked up in the walk above, so a row can't point outside the dataset
+        if isinstance(r.get('url'), str) and r.get('path'): named.setdefault(r['url'], set()).add(Path(str(r['path'])).name)
     rows = L()
     for d in dirs:
         fns = L(sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS))[:n_per_class]
         for fn in fns:
             out = dest/d.name/fn.name
             row = dict(url=fn.resolve().as_uri(), label=d.name, path=str(out), sha256=sha256(fn), bytes=fn.stat().st_size, time=time.time())
-            was = next((p for p in where.get(fn.name, ()) if not p.is_symlink() and p.is_file() and not p.samefile(fn) and sha256(p) == row['sha256']), None)
+            was = next((p for n in {fn.name, *named.get(row['url'], ())} for p in where.get(n, ()) if not p.is_symlink() and p.is_file() and not p.samefile(fn) and sha256(p) == row['sha256']), None)
             if was: rows.append({**row, 'path': str(was), 'status': 'skipped'}); continue
             status,reason,_ = check_image(fn)
             if reason: out = dest/'_quarantine'/d.name/fn.name
